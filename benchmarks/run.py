@@ -1,0 +1,98 @@
+"""Run every benchmark scenario and write BENCHMARKS.md.
+
+python -m benchmarks.run            # all scenarios, several repeats each
+python -m benchmarks.run --quick    # one short pass (under two minutes)
+python -m benchmarks.run --only sweep --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import os
+import sys
+import time
+
+from benchmarks._common import Result, machine
+
+SCENARIOS = ["bench_sweep"]
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _fmt(value: float, unit: str) -> str:
+    if unit == "s":
+        if value < 1e-3:
+            return f"{value * 1e6:.1f} µs"
+        if value < 1:
+            return f"{value * 1e3:.1f} ms"
+        return f"{value:.2f} s"
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
+
+
+def render(results: list[Result], quick: bool, elapsed: float) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Measured by `python -m benchmarks.run" + (" --quick" if quick else "") + "`, every figure "
+        "the median of several repeats, sweepstack and the other tool in the same run on the "
+        "same machine. Ratio > 1 means sweepstack is better (faster, or more throughput).",
+        "",
+        f"- Machine: {machine()}",
+        f"- Date: {datetime.date.today().isoformat()}; whole run {elapsed:.0f} s",
+        "",
+    ]
+    scenario = None
+    for r in results:
+        if r.scenario != scenario:
+            scenario = r.scenario
+            lines += [
+                "",
+                f"## {scenario}",
+                "",
+                "| case | sweepstack | other | ratio | goal | notes |",
+                "|---|---|---|---|---|---|",
+            ]
+        theirs = f"{_fmt(r.theirs, r.unit)} ({r.competitor})" if r.theirs is not None else "—"
+        ratio = f"**{r.ratio:.1f}x**" if r.ratio is not None else "—"
+        lines.append(
+            f"| {r.case} | {_fmt(r.ours, r.unit)} | {theirs} | {ratio} | {r.goal} | {r.notes} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="one short pass")
+    parser.add_argument("--only", nargs="*", help="scenario names to run (e.g. sweep sweeper)")
+    parser.add_argument("--no-write", action="store_true", help="print, do not write BENCHMARKS.md")
+    parser.add_argument("--output", default=os.path.join(os.path.dirname(HERE), "BENCHMARKS.md"))
+    args = parser.parse_args(argv)
+    start = time.time()
+    results: list[Result] = []
+    for name in SCENARIOS:
+        if args.only and not any(o in name for o in args.only):
+            continue
+        print(f"== {name}", flush=True)
+        module = importlib.import_module(f"benchmarks.{name}")
+        for result in module.run(args.quick):
+            ratio = f"{result.ratio:.2f}x" if result.ratio is not None else "-"
+            print(
+                f"  {result.case}: ours {_fmt(result.ours, result.unit)}  ratio {ratio}", flush=True
+            )
+            results.append(result)
+    text = render(results, args.quick, time.time() - start)
+    if args.no_write:
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w") as f:
+            f.write(text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

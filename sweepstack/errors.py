@@ -1,0 +1,373 @@
+"""Every error sweepstack raises, in one tree rooted at :class:`SweepstackError`.
+
+Each class also inherits the built-in exception a user would naturally catch
+(``KeyError`` for a missing key, ``OSError`` for a file problem...), keeps what
+went wrong as attributes, and builds its message in ``__str__``: what was found,
+what was expected, and what to do about it.
+
+The positional arguments given to ``__init__`` are passed on to
+``Exception.__init__`` in the same order, so that every error pickles and
+unpickles unchanged (they cross worker processes)::
+
+    >>> import pickle
+    >>> err = FormatVersionError("/data/exp", found=3, supported=1)
+    >>> str(pickle.loads(pickle.dumps(err))) == str(err)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AggregateError",
+    "ArtifactCorruptError",
+    "CacherError",
+    "ClaimLostWarning",
+    "ExperimentNotFoundError",
+    "FieldValueError",
+    "FormatVersionError",
+    "JournalCorruptError",
+    "JournalWarning",
+    "LauncherError",
+    "NoSweepsError",
+    "NotAnExperimentError",
+    "OptionsChangedWarning",
+    "SnapshotCorruptError",
+    "StageDefinitionError",
+    "StageOutputError",
+    "StoreWriteError",
+    "SweepSpecError",
+    "SweepstackError",
+    "SweepstackWarning",
+    "UndeclaredParamError",
+    "UnkeyableValueError",
+    "UnknownCombinationError",
+]
+
+_UPGRADE = "pip install --upgrade sweepstack"
+
+
+class SweepstackError(Exception):
+    """Root of every error raised by sweepstack."""
+
+    def __str__(self) -> str:  # subclasses build their own text
+        return super().__str__()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles as cls(*self.args) plus __dict__; every subclass passes its
+        # __init__ arguments positionally to Exception.__init__, so this round-trips.
+        return (self.__class__, self.args, self.__dict__)
+
+
+class SweepstackWarning(UserWarning):
+    """Root of the warnings sweepstack emits."""
+
+
+class JournalWarning(SweepstackWarning):
+    """A sweeper journal had a torn or garbage entry, which was ignored."""
+
+
+class ClaimLostWarning(SweepstackWarning):
+    """A combination was finished by a process whose claim had been taken over."""
+
+
+class OptionsChangedWarning(SweepstackWarning):
+    """An experiment was continued with options that change results."""
+
+
+# --- parameters and keys -------------------------------------------------------------
+
+
+class SweepSpecError(SweepstackError, ValueError):
+    """A parameter space given to :func:`sweepstack.sweep` is malformed."""
+
+    def __init__(self, factor: Any, problem: str, path: tuple[Any, ...] = ()) -> None:
+        super().__init__(factor, problem, path)
+        self.factor = factor
+        self.problem = problem
+        self.path = path
+
+    def __str__(self) -> str:
+        where = "".join(f"[{p!r}]" for p in self.path)
+        return (
+            f"factor {self.factor!r}{' in sub-sweep ' + where if where else ''}: {self.problem}. "
+            "A factor maps to a list of levels, or to a dict {level: {sub-factor: levels}}."
+        )
+
+
+class UnkeyableValueError(SweepstackError, TypeError):
+    """A parameter value has a type that :func:`param_key` cannot name stably."""
+
+    def __init__(self, factor: Any, type_name: str, path: str = "") -> None:
+        super().__init__(factor, type_name, path)
+        self.factor = factor
+        self.type_name = type_name
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f" (at {self.path})" if self.path else ""
+        return (
+            f"factor {self.factor!r} has a value of type {self.type_name}{where}, which has no "
+            "stable key. Use str, int, float, bool, None, or tuples, lists and dicts of those; "
+            "or give the type a key with sweepstack.register_key_type(type, to_keyable) "
+            "or a __sweepstack_key__() method."
+        )
+
+
+class UnknownCombinationError(SweepstackError, KeyError):
+    """A combination was passed to a sweeper that does not hold it."""
+
+    def __init__(self, combination: Any, sweeper: str, operation: str) -> None:
+        super().__init__(combination, sweeper, operation)
+        self.combination = combination
+        self.sweeper = sweeper
+        self.operation = operation
+
+    def __str__(self) -> str:
+        return (
+            f"{self.operation}() got a combination that is not in the sweeps of {self.sweeper}: "
+            f"{self.combination!r}. Pass a combination obtained from get_next() or iteration, "
+            "or add it with set_sweeps()."
+        )
+
+
+# --- the experiment directory ------------------------------------------------------------
+
+
+class FormatVersionError(SweepstackError, RuntimeError):
+    """A directory was written by a newer sweepstack than this one."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        super().__init__(path, found, supported)
+        self.path = path
+        self.found = found
+        self.supported = supported
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} is in sweepstack format {self.found}, but this sweepstack reads "
+            f"format {self.supported} at most. Upgrade sweepstack ({_UPGRADE}) on every host "
+            "that uses this directory."
+        )
+
+
+class ExperimentNotFoundError(SweepstackError, FileNotFoundError):
+    """No experiment directory where one was expected."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+    def __str__(self) -> str:
+        return (
+            f"no sweepstack experiment at {self.path} (no experiment.json). Check the path, or "
+            "start the experiment script with -c DIR to create it."
+        )
+
+
+class NotAnExperimentError(SweepstackError, FileExistsError):
+    """A directory exists and holds something other than a sweepstack experiment."""
+
+    def __init__(self, path: str, found: list[str]) -> None:
+        super().__init__(path, found)
+        self.path = path
+        self.found = found
+
+    def __str__(self) -> str:
+        shown = ", ".join(sorted(self.found)[:5]) + (" ..." if len(self.found) > 5 else "")
+        return (
+            f"{self.path} already holds files that are not a sweepstack experiment ({shown}). "
+            "Give -c a new or empty directory, or the directory of an earlier sweepstack run."
+        )
+
+
+class StoreWriteError(SweepstackError, OSError):
+    """A file of the experiment directory could not be written."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, reason)
+        self.path = path
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return (
+            f"cannot write {self.path}: {self.reason}. Nothing already written was changed; "
+            "free some space or fix the permissions, then continue with -c."
+        )
+
+
+class JournalCorruptError(SweepstackError, ValueError):
+    """A sweeper journal cannot be read at all (not a torn tail, which is only a warning)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+        self.path = path
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"sweeper journal {self.path} is unreadable: {self.problem}. Run "
+            "`sweepstack check DIR --repair` to set it aside and rebuild the state from the "
+            "snapshot and the records."
+        )
+
+
+class SnapshotCorruptError(SweepstackError, ValueError):
+    """A sweeper snapshot failed its checksum and could not be rebuilt."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+        self.path = path
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"sweeper snapshot {self.path} is corrupt ({self.problem}) and no earlier "
+            "generation could rebuild it. Run `sweepstack check DIR --repair` to quarantine it; "
+            "done combinations are then recovered from the records."
+        )
+
+
+class NoSweepsError(SweepstackError, FileNotFoundError):
+    """A sweeper was opened without sweeps, and none were saved in its directory."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+    def __str__(self) -> str:
+        return (
+            f"no sweeps given and none saved in {self.path}. Pass sweeps=..., and "
+            "save_sweeps=True once so that later instances can open it without them."
+        )
+
+
+class FieldValueError(SweepstackError, TypeError):
+    """A value assigned to a persisted field is not a JSON scalar or small container."""
+
+    def __init__(self, field: str, type_name: str, problem: str = "") -> None:
+        super().__init__(field, type_name, problem)
+        self.field = field
+        self.type_name = type_name
+        self.problem = problem
+
+    def __str__(self) -> str:
+        extra = f" ({self.problem})" if self.problem else ""
+        return (
+            f"field {self.field!r} got a value of type {self.type_name}{extra}; fields hold JSON "
+            "scalars and small lists or dicts of them. Store large objects as stage outputs "
+            "(they go to the cache) and put a summary number in the field."
+        )
+
+
+# --- stages and the cache ---------------------------------------------------------------
+
+
+class StageDefinitionError(SweepstackError, TypeError):
+    """A stage or aggregate is declared or called in a way that cannot work."""
+
+    def __init__(self, stage: str, problem: str) -> None:
+        super().__init__(stage, problem)
+        self.stage = stage
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"stage {self.stage!r}: {self.problem}"
+
+
+class UndeclaredParamError(SweepstackError, KeyError):
+    """A stage read a parameter it did not declare, so its cache key would be stale."""
+
+    def __init__(self, stage: str, param: str, declared: tuple[str, ...]) -> None:
+        super().__init__(stage, param, declared)
+        self.stage = stage
+        self.param = param
+        self.declared = declared
+
+    def __str__(self) -> str:
+        names = ", ".join(repr(d) for d in self.declared) or "none"
+        return (
+            f"stage {self.stage!r} read parameter {self.param!r}, which it does not declare "
+            f"(declared: {names}). Add it: @stage(params=[..., {self.param!r}]), so that "
+            "changing it recomputes this stage."
+        )
+
+
+class StageOutputError(SweepstackError, ValueError):
+    """A stage returned a different number of outputs than it declares."""
+
+    def __init__(self, stage: str, expected: int, got: int) -> None:
+        super().__init__(stage, expected, got)
+        self.stage = stage
+        self.expected = expected
+        self.got = got
+
+    def __str__(self) -> str:
+        return (
+            f"stage {self.stage!r} declares {self.expected} output(s) but returned {self.got}. "
+            "Return one value per name in outputs=[...], as a tuple when there are several."
+        )
+
+
+class CacherError(SweepstackError, RuntimeError):
+    """A cacher failed to save or load an artifact."""
+
+    def __init__(self, stage: str, output: str, cacher: str, operation: str, reason: str) -> None:
+        super().__init__(stage, output, cacher, operation, reason)
+        self.stage = stage
+        self.output = output
+        self.cacher = cacher
+        self.operation = operation
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return (
+            f"{self.cacher} could not {self.operation} output {self.output!r} of stage "
+            f"{self.stage!r}: {self.reason}. Choose a cacher that handles this type with "
+            "@stage(cachers=[...]); nothing already cached was changed."
+        )
+
+
+class ArtifactCorruptError(SweepstackError, ValueError):
+    """A cached artifact failed its checksum or could not be read back."""
+
+    def __init__(self, key: str, path: str, problem: str) -> None:
+        super().__init__(key, path, problem)
+        self.key = key
+        self.path = path
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"cached artifact {self.key} at {self.path} is corrupt: {self.problem}. It is "
+            "recomputed on the next run; `sweepstack check DIR --repair` quarantines all such."
+        )
+
+
+class AggregateError(SweepstackError, ValueError):
+    """An aggregate stage was given members it cannot use."""
+
+    def __init__(self, stage: str, problem: str) -> None:
+        super().__init__(stage, problem)
+        self.stage = stage
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"aggregate {self.stage!r}: {self.problem}"
+
+
+# --- the engine ----------------------------------------------------------------------------
+
+
+class LauncherError(SweepstackError, RuntimeError):
+    """Workers could not be started, or ended in a way the launcher cannot recover from."""
+
+    def __init__(self, launcher: str, problem: str, hint: str | None = None) -> None:
+        super().__init__(launcher, problem, hint)
+        self.launcher = launcher
+        self.problem = problem
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.launcher} launcher: {self.problem}" + (f". {self.hint}" if self.hint else "")

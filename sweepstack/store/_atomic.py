@@ -1,0 +1,200 @@
+"""Atomic file writes: the one way sweepstack writes a file that others may read.
+
+A reader on any host sees either the old content or the new, never a part: the
+data goes to a temporary name in the same folder (unique per host, process and
+thread), is flushed and fsynced, then renamed over the target, and the folder is
+fsynced so that the rename survives a crash. Rename is atomic on local file
+systems and on NFS. For a file that must be created once and never replaced
+(a run number, an experiment's identity) :func:`atomic_create` publishes the
+content with ``link(2)``, which fails when the name exists.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import socket
+import threading
+import uuid
+from typing import Callable, Union
+
+from sweepstack.errors import StoreWriteError
+
+__all__ = [
+    "TMP_SUFFIX",
+    "atomic_create",
+    "atomic_write",
+    "fsync_dir",
+    "is_temp_name",
+    "publish_dir",
+    "read_bytes",
+    "temp_name",
+]
+
+TMP_SUFFIX = ".sstmp"
+"""Every temporary file or folder name ends with this, so that cleaners and readers skip it."""
+
+_HOST = socket.gethostname().split(".")[0] or "host"
+
+Content = Union[bytes, str, Callable[[int], None]]
+"""What to write: bytes, text (UTF-8), or a function writing to a file descriptor."""
+
+
+def temp_name(path: str) -> str:
+    """A temporary name next to ``path``, unique per host, process and thread."""
+    folder, base = os.path.split(path)
+    unique = f"{_HOST}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}"
+    return os.path.join(folder, f".{base}.{unique}{TMP_SUFFIX}")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for names made by :func:`temp_name` (left behind by a crash, or in flight)."""
+    return name.startswith(".") and name.endswith(TMP_SUFFIX)
+
+
+def fsync_dir(folder: str) -> None:
+    """Make the creations and renames in ``folder`` durable."""
+    try:
+        fd = os.open(folder or ".", os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # some file systems do not open folders; the rename is still atomic
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # EINVAL on file systems without directory fsync (some NFS servers, tmpfs)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, content: Content) -> None:
+    if callable(content):
+        content(fd)
+        return
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _reason(err: OSError) -> str:
+    if err.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if err.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if err.errno == errno.EROFS:
+        return "read-only file system"
+    if err.errno == errno.ENOENT:
+        return "its folder does not exist"
+    return err.strerror or str(err)
+
+
+def _write_temp(path: str, content: Content, fsync: bool, mode: int) -> str:
+    tmp = temp_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as err:
+        raise StoreWriteError(path, _reason(err)) from err
+    try:
+        _write_all(fd, content)
+        if fsync:
+            os.fsync(fd)
+    except BaseException as err:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        if isinstance(err, OSError):
+            raise StoreWriteError(path, _reason(err)) from err
+        raise
+    os.close(fd)  # on NFS, close flushes: the data is on the server before the rename
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def atomic_write(path: str, content: Content, *, fsync: bool = True, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``content`` atomically.
+
+    ``fsync=False`` skips the two fsyncs for files that may be lost in a crash (hints,
+    caches that are checked on read); the rename is atomic either way.
+
+    Raises:
+        StoreWriteError: the file could not be written (full disk, permissions...); the
+            old content, if any, is unchanged and no temporary file is left behind.
+    """
+    tmp = _write_temp(path, content, fsync, mode)
+    try:
+        os.replace(tmp, path)
+    except OSError as err:
+        _unlink_quietly(tmp)
+        raise StoreWriteError(path, _reason(err)) from err
+    if fsync:
+        fsync_dir(os.path.dirname(path))
+
+
+def atomic_create(path: str, content: Content, *, mode: int = 0o644) -> bool:
+    """Create ``path`` with ``content`` unless it exists; True if this call created it.
+
+    The content is complete from the moment the name appears. Over NFS a lost reply
+    to ``link`` may turn a success into EEXIST; the link count of the temporary file
+    tells the two apart.
+
+    Raises:
+        StoreWriteError: the file could not be written for another reason than existing.
+    """
+    tmp = _write_temp(path, content, True, mode)
+    try:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return os.stat(tmp).st_nlink == 2  # our link did happen; only the reply was lost
+        except OSError as err:
+            raise StoreWriteError(path, _reason(err)) from err
+        fsync_dir(os.path.dirname(path))
+        return True
+    finally:
+        _unlink_quietly(tmp)
+
+
+def publish_dir(tmp_dir: str, path: str) -> bool:
+    """Rename a fully written temporary folder to ``path``; False if ``path`` already exists.
+
+    Used for artifacts made of several files: they appear together or not at all. When
+    two processes publish the same folder, the first one wins and the loser's copy is
+    removed.
+    """
+    try:
+        os.rename(tmp_dir, path)
+    except OSError as err:
+        if err.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            return False
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise StoreWriteError(path, _reason(err)) from err
+    fsync_dir(os.path.dirname(path))
+    return True
+
+
+def read_bytes(path: str, limit: int | None = None) -> bytes:
+    """The whole content of ``path`` (at most ``limit`` bytes), with few system calls."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if limit is None:
+            limit = os.fstat(fd).st_size + 1
+        chunks = []
+        while limit > 0:
+            chunk = os.read(fd, min(limit, 1 << 24))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            limit -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -1,0 +1,16 @@
+"""The sweep layer: parameter spaces, combination keys and the persistent ParamSweeper."""
+
+from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
+from sweepstack.sweep._keys import canonical, param_key, register_key_type
+
+__all__ = [
+    "HashableDict",
+    "canonical",
+    "geom",
+    "igeom",
+    "param_key",
+    "register_key_type",
+    "slugify",
+    "sweep",
+    "sweep_stats",
+]
