@@ -22,8 +22,13 @@ from typing import Any
 __all__ = [
     "AggregateError",
     "ArtifactCorruptError",
+    "ArtifactCorruptWarning",
+    "CacheDetachedError",
     "CacherError",
     "ClaimLostWarning",
+    "CorruptEntryError",
+    "CorruptEntryWarning",
+    "DryRunError",
     "ExperimentNotFoundError",
     "FieldValueError",
     "FormatVersionError",
@@ -32,10 +37,13 @@ __all__ = [
     "LauncherError",
     "NoSweepsError",
     "NotAnExperimentError",
+    "OptionalDependencyError",
     "OptionsChangedWarning",
+    "ReportableTypeError",
     "SnapshotCorruptError",
     "StageDefinitionError",
     "StageOutputError",
+    "StoreValueError",
     "StoreWriteError",
     "SweepSpecError",
     "SweepstackError",
@@ -43,6 +51,7 @@ __all__ = [
     "UndeclaredParamError",
     "UnkeyableValueError",
     "UnknownCombinationError",
+    "UnstorableValueError",
 ]
 
 _UPGRADE = "pip install --upgrade sweepstack"
@@ -74,6 +83,14 @@ class ClaimLostWarning(SweepstackWarning):
 
 class OptionsChangedWarning(SweepstackWarning):
     """An experiment was continued with options that change results."""
+
+
+class ArtifactCorruptWarning(SweepstackWarning):
+    """A cached artifact was corrupt: it was quarantined and is being recomputed."""
+
+
+class CorruptEntryWarning(SweepstackWarning):
+    """Unreadable records or runs were skipped while iterating an experiment's store."""
 
 
 # --- parameters and keys -------------------------------------------------------------
@@ -261,6 +278,69 @@ class FieldValueError(SweepstackError, TypeError):
         )
 
 
+class CorruptEntryError(SweepstackError, ValueError):
+    """A file of an experiment directory (record, run, index line...) cannot be read back."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(path, problem)
+        self.path = path
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} is unreadable: {self.problem}. sweepstack writes its files "
+            "atomically, so it was damaged from outside (disk, copy, hand edit). Restore it "
+            "from a copy, or move it into the experiment's quarantine/ folder; readers such as "
+            "results() skip it and list it in results().errors meanwhile."
+        )
+
+
+class UnstorableValueError(SweepstackError, TypeError):
+    """A document given to the store holds a value that is not JSON."""
+
+    def __init__(self, document: str, where: str, type_name: str) -> None:
+        super().__init__(document, where, type_name)
+        self.document = document
+        self.where = where
+        self.type_name = type_name
+
+    def __str__(self) -> str:
+        return (
+            f"{self.document} cannot be stored: the value at {self.where} is a "
+            f"{self.type_name}, which is not JSON. Convert it to str, int, float, bool, None, "
+            "or a list or dict of those; large objects belong in stage outputs (the cache)."
+        )
+
+
+class StoreValueError(SweepstackError, ValueError):
+    """A name, key or status given to the store is not one it accepts."""
+
+    def __init__(self, what: str, value: Any, expected: str) -> None:
+        super().__init__(what, value, expected)
+        self.what = what
+        self.value = value
+        self.expected = expected
+
+    def __str__(self) -> str:
+        return f"invalid {self.what} {self.value!r}: expected {self.expected}."
+
+
+class OptionalDependencyError(SweepstackError, ImportError):
+    """A feature needs a package that is an optional extra of sweepstack."""
+
+    def __init__(self, package: str, extra: str, feature: str) -> None:
+        super().__init__(package, extra, feature)
+        self.package = package
+        self.extra = extra
+        self.feature = feature
+
+    def __str__(self) -> str:
+        return (
+            f"{self.feature} needs {self.package}, which is not installed. Install it with "
+            f"`pip install sweepstack[{self.extra}]` (or `pip install {self.package}`)."
+        )
+
+
 # --- stages and the cache ---------------------------------------------------------------
 
 
@@ -355,6 +435,54 @@ class AggregateError(SweepstackError, ValueError):
 
     def __str__(self) -> str:
         return f"aggregate {self.stage!r}: {self.problem}"
+
+
+class DryRunError(SweepstackError, RuntimeError):
+    """A stage output was read in a dry run, where no stage runs."""
+
+    def __init__(self, output: str, stage: str) -> None:
+        super().__init__(output, stage)
+        self.output = output
+        self.stage = stage
+
+    def __str__(self) -> str:
+        return (
+            f"output {self.output!r} of stage {self.stage!r} was read in a dry run, where no "
+            "stage runs and nothing is written. Read outputs only in real runs (check "
+            "record.dry), or run without --dry."
+        )
+
+
+class CacheDetachedError(SweepstackError, RuntimeError):
+    """A cached artifact was read through a record or Lazy that has no cache attached."""
+
+    def __init__(self, key: str, output: str) -> None:
+        super().__init__(key, output)
+        self.key = key
+        self.output = output
+
+    def __str__(self) -> str:
+        return (
+            f"output {self.output!r} (artifact {self.key}) cannot be loaded: its record has no "
+            "cache attached (records pickle without it). Call "
+            "record.attach(ArtifactCache(DIR/cache)) in this process first."
+        )
+
+
+class ReportableTypeError(SweepstackError, TypeError):
+    """An object given to ``record.report()`` is of a kind reports cannot show."""
+
+    def __init__(self, name: str, type_name: str) -> None:
+        super().__init__(name, type_name)
+        self.name = name
+        self.type_name = type_name
+
+    def __str__(self) -> str:
+        return (
+            f"reportable {self.name!r} is a {self.type_name}, which a report cannot show. "
+            "Report a matplotlib figure, a pandas DataFrame, a str (text), or a dict or list "
+            "of JSON values; or turn it into one of those first."
+        )
 
 
 # --- the engine ----------------------------------------------------------------------------

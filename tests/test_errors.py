@@ -44,6 +44,22 @@ EXAMPLES = {
     ),
     errors.NoSweepsError: (errors.NoSweepsError("/x/sweeps/main"), FileNotFoundError),
     errors.FieldValueError: (errors.FieldValueError("model", "sklearn.svm.SVC"), TypeError),
+    errors.CorruptEntryError: (
+        errors.CorruptEntryError("/x/exp/records/main/ab/ab12.json", "not JSON"),
+        ValueError,
+    ),
+    errors.UnstorableValueError: (
+        errors.UnstorableValueError("record ab12", "['fields']['model']", "sklearn.svm.SVC"),
+        TypeError,
+    ),
+    errors.StoreValueError: (
+        errors.StoreValueError("sweeper name", "../etc", "a name without '/' or a leading '.'"),
+        ValueError,
+    ),
+    errors.OptionalDependencyError: (
+        errors.OptionalDependencyError("pandas", "pandas", "Results.to_dataframe()"),
+        ImportError,
+    ),
     errors.StageDefinitionError: (
         errors.StageDefinitionError(
             "train", 'outputs must be a list of names, got 3; write outputs=["model"]'
@@ -63,6 +79,15 @@ EXAMPLES = {
     errors.AggregateError: (
         errors.AggregateError("compare", "no member has output 'pi'"),
         ValueError,
+    ),
+    errors.DryRunError: (errors.DryRunError("pi", "estimate"), RuntimeError),
+    errors.CacheDetachedError: (
+        errors.CacheDetachedError("3f2a9c0d1e4b5a6978c0d1e2f3a4b5c6", "points"),
+        RuntimeError,
+    ),
+    errors.ReportableTypeError: (
+        errors.ReportableTypeError("confusion", "builtins.object"),
+        TypeError,
     ),
     errors.LauncherError: (
         errors.LauncherError("slurm", "sbatch not found", "install slurm-client"),
@@ -122,5 +147,10 @@ def test_format_error_names_both_versions_and_the_fix():
 
 
 def test_warnings_share_a_root():
-    for cls in (errors.JournalWarning, errors.ClaimLostWarning, errors.OptionsChangedWarning):
+    for cls in (
+        errors.JournalWarning,
+        errors.ClaimLostWarning,
+        errors.OptionsChangedWarning,
+        errors.ArtifactCorruptWarning,
+    ):
         assert issubclass(cls, SweepstackWarning) and issubclass(cls, UserWarning)
