@@ -1,0 +1,606 @@
+"""A deferred stage call: one node of a record's graph, and how it is resolved.
+
+Resolving a node makes its outputs available, doing as little as possible:
+
+1. *plan*: decide whether it runs or is a cache hit. It runs when it has no outputs,
+   when an output's artifact is missing (or was written by another cacher, or is
+   corrupt), or when it is overwritten (``--overwrite`` names it or a stage upstream
+   of it) and its artifacts were not already rewritten in this run. Only a node that
+   runs plans the nodes it takes inputs from, so the upstream of a cache hit is never
+   looked at: neither run nor loaded.
+2. *materialize*: a hit becomes bound :class:`~sweepstack.dag._lazy.Lazy` handles
+   (nothing is read but the metadata); a run first materializes its producers, loads
+   its inputs, calls the function, splits and stores its outputs.
+
+A Lazy found corrupt when loaded is quarantined, reported with an
+:class:`~sweepstack.errors.ArtifactCorruptWarning`, and its node runs again.
+
+Fields and reportables made by a stage are stored in the metadata of its outputs
+together with those of the stages upstream of it (its *lineage*), so a cache hit on
+the last stage of a pipeline restores every field the pipeline set.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sweepstack.dag._cachers import cacher_name
+from sweepstack.dag._keys import artifact_key, jsonable, key_base
+from sweepstack.dag._lazy import Lazy
+from sweepstack.errors import (
+    ArtifactCorruptError,
+    ArtifactCorruptWarning,
+    CacheDetachedError,
+    CacherError,
+    StageOutputError,
+)
+
+if TYPE_CHECKING:
+    from sweepstack.dag._record import Record
+    from sweepstack.dag._stage import Stage
+
+__all__ = ["HIT", "RUN", "Call", "StoredOutputs", "cacher_from_meta"]
+
+RUN = "run"
+HIT = "hit"
+FAILED = "failed"
+
+_UNSET: Any = object()
+
+
+def _report_corrupt(err: ArtifactCorruptError) -> None:
+    warnings.warn(f"{err} Recomputing it now.", ArtifactCorruptWarning, stacklevel=4)
+
+
+class Call:
+    """One call of a stage on a record."""
+
+    __slots__ = (
+        "_base",
+        "_keys",
+        "_overwrite",
+        "_parts",
+        "_recovered",
+        "consumed",
+        "done",
+        "duration",
+        "fields",
+        "lazies",
+        "lineage",
+        "members",
+        "metas",
+        "reason",
+        "record",
+        "replace",
+        "reportables",
+        "saved",
+        "sources",
+        "stage",
+        "status",
+        "values",
+    )
+
+    def __init__(
+        self,
+        record: Record,
+        stage: Stage,
+        sources: dict[str, Any],
+        members: list[Record] | None = None,
+    ) -> None:
+        self.record = record
+        self.stage = stage
+        # stage: {input: (producer, output)}; aggregate: {input: [(member, producer, output)]}
+        self.sources = sources
+        self.members = members
+        self.consumed = False  # a later call of the same record takes one of its outputs
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget what was decided and computed (before a retry or a recompute)."""
+        self.status: str | None = None
+        self.reason = ""
+        self.done = False
+        self.replace = False
+        self.values: dict[str, Any] = {}
+        self.lazies: dict[str, Lazy] = {}
+        self.metas: dict[str, dict[str, Any]] = {}
+        self.saved: set[str] = set()
+        self.fields: dict[str, Any] = {}
+        self.reportables: list[dict[str, Any]] = []
+        self.lineage: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
+        self.duration: float | None = None
+        self._recovered = False
+        if not hasattr(self, "_parts"):
+            self._parts: dict[str, Any] | None = None
+            self._base: bytes | None = None
+            self._keys: dict[str, str] | None = None
+            self._overwrite: Any = _UNSET
+
+    # --- the graph ------------------------------------------------------------------
+
+    def producers(self) -> Iterator[Any]:
+        """The nodes whose outputs this one takes, in input order."""
+        if self.stage.is_aggregate:
+            for entries in self.sources.values():
+                for _, producer, _ in entries:
+                    yield producer
+        else:
+            for producer, _ in self.sources.values():
+                yield producer
+
+    # --- keys -----------------------------------------------------------------------
+
+    def parts(self) -> dict[str, Any]:
+        """What this call's output keys are made of (see :mod:`sweepstack.dag._keys`).
+
+        Raises:
+            UnkeyableValueError: a declared param has a value with no stable key.
+            StageDefinitionError: the stage has no version and its source is unreadable.
+        """
+        if self._parts is None:
+            stage = self.stage
+            params, config, missing = self.record._declared(stage.params)
+            parts: dict[str, Any] = {
+                "stage": stage.name,
+                "code": stage.code,
+                "outputs": list(stage.outputs),
+                "params": params,
+                "config": config,
+                "missing": missing,
+            }
+            if stage.is_aggregate:
+                assert self.members is not None
+                parts["members"] = sorted({m.key for m in self.members})
+                parts["inputs"] = {
+                    name: {m.key: p.key_of(o) for m, p, o in entries}
+                    for name, entries in self.sources.items()
+                }
+            else:
+                parts["inputs"] = {name: p.key_of(o) for name, (p, o) in self.sources.items()}
+            self._base = key_base(parts)
+            self._parts = parts
+        return self._parts
+
+    def key_of(self, output: str) -> str:
+        """The artifact key of ``output``."""
+        if self._keys is None:
+            parts = self.parts()
+            self._keys = {o: artifact_key(parts, o, self._base) for o in self.stage.outputs}
+        return self._keys[output]
+
+    def keys(self) -> dict[str, str]:
+        """``{output: artifact key}`` of every output."""
+        return {o: self.key_of(o) for o in self.stage.outputs}
+
+    # --- deciding -------------------------------------------------------------------
+
+    def overwrite_reason(self) -> str | None:
+        """Why this call is overwritten, or None (own name, or a stage upstream of it)."""
+        if self._overwrite is _UNSET:
+            spec = self.record._overwrite
+            reason = None
+            if spec is True:
+                reason = "overwrite (every stage)"
+            elif spec and self.stage.name in spec:
+                reason = f"overwrite {self.stage.name}"
+            else:
+                for producer in self.producers():
+                    if producer.overwrite_reason():
+                        reason = f"upstream stage {producer.stage.name} is overwritten"
+                        break
+            self._overwrite = reason
+        return self._overwrite
+
+    def decide(self) -> tuple[str, str, dict[str, dict[str, Any]], bool]:
+        """``(status, reason, metadata of the cached outputs, replace)``, from the cache.
+
+        Reads only metadata. A corrupt artifact is reported and quarantined, except in a
+        dry record, which writes nothing.
+        """
+        record = self.record
+        cache = record._cache
+        stage = self.stage
+        if not stage.outputs:
+            return RUN, "it has no outputs, so it always runs", {}, False
+        if cache is None:
+            return RUN, "no cache", {}, False
+        if record.dry_cache:
+            return RUN, "dry_cache: the cache is not used", {}, False
+        metas: dict[str, dict[str, Any]] = {}
+        for output, cacher in zip(stage.outputs, stage.cachers):
+            key = self.key_of(output)
+            try:
+                meta = cache.read_meta(key)
+            except ArtifactCorruptError as err:
+                if record.dry:
+                    return RUN, f"artifact {key} ({output}) is corrupt: {err.problem}", {}, False
+                _report_corrupt(err)
+                cache.quarantine(key)
+                return RUN, f"artifact {key} ({output}) was corrupt: {err.problem}", {}, False
+            if meta is None:
+                return RUN, f"no artifact with key {key} ({output})", {}, False
+            if meta.get("cacher") != cacher_name(cacher):
+                return (
+                    RUN,
+                    f"artifact {key} ({output}) was written by {meta.get('cacher')}, the "
+                    f"stage now uses {cacher_name(cacher)}",
+                    {},
+                    False,
+                )
+            metas[output] = meta
+        overwrite = self.overwrite_reason()
+        if overwrite:
+            if record.id_run is not None and all(
+                m.get("run") == record.id_run for m in metas.values()
+            ):
+                return HIT, f"{overwrite}, already rewritten in this run", metas, False
+            return RUN, overwrite, {}, True
+        runs = sorted({str(m.get("run")) for m in metas.values()})
+        return HIT, f"cached by run {', '.join(runs)}", metas, False
+
+    def plan(self) -> None:
+        """Decide whether this call runs or is a cache hit, and plan what it needs."""
+        if self.status is not None:
+            return
+        self.status, self.reason, self.metas, self.replace = self.decide()
+        if self.status == RUN:
+            for producer in self.producers():
+                producer.plan()
+
+    # --- doing ----------------------------------------------------------------------
+
+    def materialize(self) -> None:
+        """Make this call's outputs available: bind its cache hits, or run it."""
+        if self.done:
+            return
+        self.plan()
+        if self.record.dry:
+            return
+        if self.status == HIT:
+            self._bind_hits()
+        else:
+            self._execute()
+
+    def _bind_hits(self) -> None:
+        stage, record = self.stage, self.record
+        for i, output in enumerate(stage.outputs):
+            self.lazies[output] = Lazy.bound(
+                output,
+                self.key_of(output),
+                stage.cachers[i],
+                record._cache,
+                stage.name,
+                stage.resolve[i],
+                self.metas[output],
+            )
+        first = self.metas[stage.outputs[0]]
+        self.lineage = (dict(first.get("fields") or {}), list(first.get("reportables") or []))
+        record._restore(*self.lineage)
+        self.done = True
+
+    def _gather(self) -> dict[str, Any]:
+        inputs: dict[str, Any] = {}
+        if self.stage.is_aggregate:
+            for name, entries in self.sources.items():
+                values = {}
+                for member, producer, output in entries:
+                    producer.materialize()
+                    values[member] = producer.input_value(output)
+                inputs[name] = values
+        else:
+            for name, (producer, output) in self.sources.items():
+                producer.materialize()
+                inputs[name] = producer.input_value(output)
+        return inputs
+
+    def _execute(self) -> None:
+        record, stage = self.record, self.stage
+        self.status = RUN
+        inputs = self._gather()
+        record._enter(self)
+        start = time.perf_counter()
+        try:
+            if stage.is_aggregate:
+                result = stage.fn(record, list(self.members or ()), **inputs)
+            else:
+                result = stage.fn(record, **inputs)
+            values = self._split(result)
+        except BaseException:
+            self.status = FAILED
+            raise
+        finally:
+            self.duration = time.perf_counter() - start
+            record._leave()
+        try:
+            self._store(values)
+        except BaseException:
+            self.status = FAILED
+            raise
+        self.done = True
+
+    def _split(self, result: Any) -> tuple[Any, ...]:
+        n = len(self.stage.outputs)
+        if n == 0:
+            if result is not None:
+                raise StageOutputError(self.stage.name, 0, 1)
+            return ()
+        if n == 1:
+            return (result,)
+        if not isinstance(result, (tuple, list)):
+            raise StageOutputError(self.stage.name, n, 1)
+        if len(result) != n:
+            raise StageOutputError(self.stage.name, n, len(result))
+        return tuple(result)
+
+    def _lineage(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        if self.lineage is None:
+            fields: dict[str, Any] = {}
+            reportables: list[dict[str, Any]] = []
+            for producer in self.producers():
+                # an aggregate's members are other records: their fields are theirs
+                if producer.record is self.record and producer.lineage is not None:
+                    fields.update(producer.lineage[0])
+                    reportables.extend(r for r in producer.lineage[1] if r not in reportables)
+            fields.update(self.fields)
+            reportables.extend(self.reportables)
+            self.lineage = (fields, reportables)
+        return self.lineage
+
+    def _store(self, values: tuple[Any, ...]) -> None:
+        record, stage = self.record, self.stage
+        fields, reportables = self._lineage()
+        cache = record._cache
+        if cache is None or record.dry_cache or not stage.outputs:
+            self.values = dict(zip(stage.outputs, values))
+            return
+        parts = self.parts()
+        base_meta = {
+            "stage": stage.name,
+            "code": stage.code,
+            "version": stage.version,
+            "params": jsonable(parts["params"]),
+            "config": jsonable(parts["config"]),
+            "missing": parts["missing"],
+            "inputs": parts["inputs"],
+            "outputs": parts["outputs"],
+            "run": record.id_run,
+            "record": record.key,
+            "fields": fields,
+            "reportables": reportables,
+        }
+        if stage.is_aggregate:
+            base_meta["members"] = parts["members"]
+        if record.store_full:
+            base_meta["source"] = stage.source
+        for i, (output, value) in enumerate(zip(stage.outputs, values)):
+            cacher = stage.cachers[i]
+            key = self.key_of(output)
+            meta = dict(base_meta, output=output, cacher=cacher_name(cacher))
+            meta["cacher_args"] = (
+                jsonable(dict(vars(cacher))) if hasattr(cacher, "__dict__") else {}
+            )
+            cache.save(key, meta, _writer(stage.name, output, cacher, value), replace=self.replace)
+            self.saved.add(output)
+            lazy = stage.lazy[i] or record.lazy
+            if lazy and not record.ignore_lazy:
+                self.lazies[output] = Lazy.bound(
+                    output, key, cacher, cache, stage.name, stage.resolve[i]
+                )
+            else:
+                self.values[output] = value
+
+    def input_value(self, output: str) -> Any:
+        """The value of ``output`` as a stage input or a state read (loading a Lazy).
+
+        A corrupt artifact is quarantined, reported, and recomputed once.
+
+        Raises:
+            ArtifactCorruptError: still corrupt after recomputing it.
+            CacherError: the cacher could not read intact data.
+        """
+        if output in self.values:
+            return self.values[output]
+        lazy = self.lazies.get(output)
+        if lazy is None:
+            self.materialize()
+            if output in self.values:
+                return self.values[output]
+            lazy = self.lazies[output]
+        if not lazy.resolve:
+            return lazy
+        try:
+            return lazy.load()
+        except ArtifactCorruptError as err:
+            if self._recovered or self.record._cache is None:
+                raise
+            _report_corrupt(err)
+            self.record._cache.quarantine(lazy.key)
+            self.reset()
+            self._recovered = True
+            self.materialize()
+            return self.input_value(output)
+
+    # --- describing -----------------------------------------------------------------
+
+    def display_status(self) -> str:
+        """run, hit, skipped (not needed), failed, or pending (planned, not reached)."""
+        if self.status is None:
+            return "skipped"
+        if self.status == FAILED:
+            return FAILED
+        if self.done or self.record.dry:
+            return self.status
+        return "pending"
+
+    def entry(self) -> dict[str, Any]:
+        """What happened to this call, as JSON values (one item of ``record.stages``)."""
+        stage = self.stage
+        entry: dict[str, Any] = {
+            "name": stage.name,
+            "status": self.display_status(),
+            "reason": self.reason,
+            "duration": self.duration,
+            "code": None,
+            "version": stage.version,
+            "outputs": {},
+        }
+        try:
+            parts = self.parts()
+        except Exception as err:  # an unkeyable param: the entry says so instead of keys
+            entry["reason"] = entry["reason"] or f"no keys: {err}"
+        else:
+            entry.update(
+                code=parts["code"],
+                outputs=self.keys(),
+                params=jsonable(parts["params"]),
+                config=jsonable(parts["config"]),
+                missing=parts["missing"],
+                inputs=parts["inputs"],
+            )
+        if self.status == HIT and self.metas:
+            entry["cached_run"] = next(iter(self.metas.values())).get("run")
+        if self.record.store_full:
+            entry["source"] = stage.source
+        return entry
+
+    # --- pickling -------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {s: getattr(self, s) for s in self.__slots__}
+        # values cross processes as Lazy handles to their artifacts, never as data
+        state["values"] = {}
+        lazies = dict(self.lazies)
+        for output in self.saved:
+            if output in self.values and self._keys is not None:
+                i = self.stage.outputs.index(output)
+                lazies[output] = Lazy.bound(
+                    output, self._keys[output], self.stage.cachers[i], None, self.stage.name
+                )
+        state["lazies"] = lazies
+        state["metas"] = {}
+        if self.status == RUN and self.done and len(lazies) < len(self.stage.outputs):
+            state["status"], state["done"] = None, False  # unsaved values: recompute if read
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+
+
+def _writer(stage: str, output: str, cacher: Any, value: Any) -> Any:
+    def write(folder: str) -> None:
+        path = os.path.join(folder, "data" + cacher.extension)
+        try:
+            cacher.save(value, path)
+        except Exception as err:
+            raise CacherError(
+                stage, output, type(cacher).__name__, "save", f"{type(err).__name__}: {err}"
+            ) from err
+
+    return write
+
+
+def cacher_from_meta(meta: dict[str, Any]) -> Any:
+    """The cacher named in an artifact's metadata, rebuilt with its recorded arguments."""
+    import importlib
+
+    from sweepstack.dag._cachers import DillCacher
+
+    name = str(meta.get("cacher") or "")
+    module, _, qualname = name.rpartition(".")
+    try:
+        obj: Any = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError, ValueError):
+        return DillCacher()  # unknown: the checksum still guards what is read
+    try:
+        return obj(**(meta.get("cacher_args") or {}))
+    except TypeError:
+        return obj()
+
+
+class _StoredStage:
+    is_aggregate = False
+    version = None
+
+    def __init__(self, name: str, outputs: tuple[str, ...]) -> None:
+        self.name = name
+        self.outputs = outputs
+
+
+class StoredOutputs:
+    """The outputs of one stage of a record rebuilt from its stored document.
+
+    They behave like a call that was a cache hit; a corrupt or missing artifact cannot
+    be recomputed here (the stage's function is not known) and is an error.
+    """
+
+    status = HIT
+    done = True
+    consumed = True
+    reason = "stored"
+    lineage = None
+    duration = None
+
+    def __init__(self, record: Record, name: str, keys: dict[str, str]) -> None:
+        self.record = record
+        self.stage = _StoredStage(name, tuple(keys))
+        self._keys = dict(keys)
+        self.lazies: dict[str, Lazy] = {}
+
+    def producers(self) -> Iterator[Any]:
+        return iter(())
+
+    def key_of(self, output: str) -> str:
+        return self._keys[output]
+
+    def keys(self) -> dict[str, str]:
+        return dict(self._keys)
+
+    def overwrite_reason(self) -> str | None:
+        return None
+
+    def decide(self) -> tuple[str, str, dict[str, dict[str, Any]], bool]:
+        return HIT, self.reason, {}, False
+
+    def plan(self) -> None:
+        pass
+
+    def materialize(self) -> None:
+        pass
+
+    def display_status(self) -> str:
+        return "stored"
+
+    def input_value(self, output: str) -> Any:
+        """Load ``output`` from the cache (verified).
+
+        Raises:
+            ArtifactCorruptError: the artifact is missing or corrupt.
+            CacheDetachedError: the record has no cache.
+        """
+        lazy = self.lazies.get(output)
+        if lazy is None:
+            key = self._keys[output]
+            cache = self.record._cache
+            if cache is None:
+                raise CacheDetachedError(key, output)
+            meta = cache.read_meta(key)
+            if meta is None:
+                raise ArtifactCorruptError(key, cache.path(key), "it is missing from the cache")
+            lazy = Lazy.bound(
+                output, key, cacher_from_meta(meta), cache, self.stage.name, True, meta
+            )
+            self.lazies[output] = lazy
+        return lazy.load()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"record": self.record, "stage": self.stage, "_keys": self._keys, "lazies": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)

@@ -1,0 +1,332 @@
+"""The experiment graph over many records: leaves, execution trees, execution list, map.
+
+Each stage call on a record is an :class:`ExecutionNode`; its dependencies are the
+nodes that make its inputs. A *leaf* is a call whose outputs no other call takes
+(the last stages of a pipeline, and stages without outputs); each leaf is the root
+of an *execution tree*. Mapping plans every tree exactly as resolving would (see
+:mod:`sweepstack.dag._call`), without running anything: a node is ``run`` (with the
+reason: "no artifact with key ...", "overwrite ..."), ``hit`` (cached, with the run
+that made it), or ``skipped`` (not needed: everything downstream of it is cached).
+The *execution list* holds the nodes that run, dependencies first.
+
+``--dry`` prints this map with :meth:`DAG.print_map`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sweepstack.dag._record import Record
+
+__all__ = ["DAG", "ExecutionNode"]
+
+_WORDS = {
+    "run": "run",
+    "pending": "run",
+    "hit": "cached",
+    "skipped": "skipped",
+    "failed": "failed",
+    "stored": "stored",
+}
+_STYLES = {
+    "run": "bold yellow",
+    "cached": "green",
+    "skipped": "dim",
+    "failed": "bold red",
+    "stored": "blue",
+}
+
+
+class ExecutionNode:
+    """One stage of one record in the experiment graph.
+
+    Attributes:
+        record: the record the stage runs in.
+        stage_name: the stage's name.
+        record_index: the record's index in :attr:`DAG.records`.
+        parent: a node that takes this node's outputs (None for a tree's root).
+        dependencies: the nodes making this node's inputs (its subtree).
+    """
+
+    def __init__(
+        self,
+        record: Record,
+        call: Any,
+        record_index: int,
+        decisions: dict[int, tuple[str, str]] | None = None,
+    ) -> None:
+        self.record = record
+        self.call = call
+        self.stage_name: str = call.stage.name
+        self.record_index = record_index
+        self.parent: ExecutionNode | None = None
+        self.dependencies: list[ExecutionNode] = []
+        self._decisions = decisions if decisions is not None else {}
+
+    @property
+    def status(self) -> str:
+        """``run``, ``cached``, ``skipped``, ``failed`` or ``stored``, as mapped."""
+        raw = self._decisions.get(id(self.call), ("skipped", ""))[0]
+        return _WORDS.get(raw, raw)
+
+    @property
+    def reason(self) -> str:
+        """Why the stage runs, or which run cached it."""
+        decision = self._decisions.get(id(self.call))
+        return decision[1] if decision is not None else "nothing downstream needs it"
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """``{output: artifact key}``."""
+        try:
+            return dict(self.call.keys())
+        except Exception:
+            return {}
+
+    def chain_rep(self) -> tuple[int, str]:
+        """``(record index, stage name)``: this node in the execution list."""
+        return (self.record_index, self.stage_name)
+
+    def label(self) -> str:
+        """One line: stage, status, reason, output keys."""
+        keys = ", ".join(f"{o} {k[:12]}" for o, k in self.keys.items())
+        return f"{self.stage_name}: {self.status} ({self.reason})" + (f" [{keys}]" if keys else "")
+
+    def string_rep(self, level: int = 0) -> str:
+        """This node and its subtree, indented, one node per line."""
+        lines = ["  " * level + self.label()]
+        lines.extend(child.string_rep(level + 1) for child in self.dependencies)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.string_rep()
+
+    def __repr__(self) -> str:
+        return f"<ExecutionNode {self.chain_rep()} {self.status}>"
+
+
+class DAG:
+    """The mapped experiment: every stage call of ``records``, and which of them run.
+
+    Building the map plans the records (reading only cache metadata) and runs nothing.
+
+    >>> from sweepstack.dag import Record, stage
+    >>> @stage(outputs=["x"], version="1")
+    ... def make(record):
+    ...     return 1
+    >>> dag = DAG([make(Record({"a": 1}))])
+    >>> dag.execution_list
+    [(0, 'make')]
+    """
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self.records: list[Record] = list(records)
+        self.execution_trees: list[ExecutionNode] = []
+        self.execution_list: list[tuple[int, str]] = []
+        self._decisions: dict[int, tuple[str, str]] = {}
+        self.analyze()
+
+    # --- building ---------------------------------------------------------------------
+
+    def _index(self, record: Record) -> int:
+        for i, r in enumerate(self.records):
+            if r is record:
+                return i
+        self.records.append(record)  # a member of an aggregate, not given itself
+        return len(self.records) - 1
+
+    def _consumed(self) -> set[int]:
+        consumed: set[int] = set()
+        for record in self.records:
+            for call in record._calls:
+                if hasattr(call, "sources"):
+                    consumed.update(id(p) for p in call.producers())
+        return consumed
+
+    def find_leaves(self) -> list[tuple[int, str]]:
+        """``(record index, stage name)`` of every leaf: calls whose outputs nothing takes."""
+        return [(n.record_index, n.stage_name) for n in self._leaf_calls()]
+
+    def _leaf_calls(self) -> list[ExecutionNode]:
+        consumed = self._consumed()
+        leaves = []
+        for i, record in enumerate(list(self.records)):
+            for call in record._calls:
+                if id(call) not in consumed and hasattr(call, "sources"):
+                    leaves.append(ExecutionNode(record, call, i, self._decisions))
+        return leaves
+
+    def is_leaf(self, record: Record, stage_name: str) -> bool:
+        """True if no call takes the outputs of ``stage_name`` on ``record``."""
+        consumed = self._consumed()
+        return any(c.stage.name == stage_name and id(c) not in consumed for c in record._calls)
+
+    def _tree(self, node: ExecutionNode) -> ExecutionNode:
+        for producer in node.call.producers():
+            child = ExecutionNode(
+                producer.record, producer, self._index(producer.record), self._decisions
+            )
+            child.parent = node
+            node.dependencies.append(self._tree(child))
+        return node
+
+    def build_execution_trees(self) -> None:
+        """One tree per leaf, its subtrees the dependencies (nothing is planned here)."""
+        self.execution_trees = [self._tree(leaf) for leaf in self._leaf_calls()]
+
+    def determine_execution_list(self) -> None:
+        """Decide every node as resolving would, and list those that run, dependencies first.
+
+        The map is a snapshot: it decides from the cache as it is now and changes no
+        record. A node whose artifacts an earlier node of the list makes (the same stage
+        with the same key in another record) is shown cached, since it will be by then.
+        """
+        self._decisions.clear()
+        self.execution_list = []
+        made: dict[str, tuple[int, str]] = {}
+
+        def walk(node: ExecutionNode) -> None:
+            call = node.call
+            if id(call) in self._decisions:
+                return
+            if call.done or call.status == "failed" or not hasattr(call, "sources"):
+                self._decisions[id(call)] = (call.display_status(), str(call.reason))
+                return
+            status, reason, _, _ = call.decide()
+            dedupe = not call.overwrite_reason() or call.record.id_run is not None
+            if status == "run" and call.stage.outputs and dedupe:
+                makers = [made.get(k) for k in call.keys().values()]
+                if all(m is not None for m in makers):
+                    index, name = min(m for m in makers if m is not None)
+                    status = "hit"
+                    reason = f"made earlier in this run by {name} of record {self.records[index].key[:12]}"
+            self._decisions[id(call)] = (status, reason)
+            if status == "run":
+                for child in node.dependencies:
+                    walk(child)
+                self.execution_list.append(node.chain_rep())
+                for key in call.keys().values() if call.stage.outputs else ():
+                    made.setdefault(key, node.chain_rep())
+
+        for tree in self.execution_trees:
+            walk(tree)
+
+    def analyze(self) -> None:
+        """Build the execution trees and the execution list."""
+        self.build_execution_trees()
+        self.determine_execution_list()
+
+    # --- reading ----------------------------------------------------------------------
+
+    def nodes(self) -> list[ExecutionNode]:
+        """Every node once (a node shared by several trees appears once)."""
+        seen: set[int] = set()
+        result = []
+
+        def visit(node: ExecutionNode) -> None:
+            if id(node.call) in seen:
+                return
+            seen.add(id(node.call))
+            result.append(node)
+            for child in node.dependencies:
+                visit(child)
+
+        for tree in self.execution_trees:
+            visit(tree)
+        return result
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """``{stage name: {status: count}}`` over every node."""
+        counts: dict[str, dict[str, int]] = {}
+        for node in self.nodes():
+            per = counts.setdefault(node.stage_name, {})
+            per[node.status] = per.get(node.status, 0) + 1
+        return counts
+
+    def _headline(self) -> str:
+        totals: dict[str, int] = {}
+        for per in self.summary().values():
+            for status, n in per.items():
+                totals[status] = totals.get(status, 0) + n
+        parts = [
+            f"{totals[s]} {s}"
+            for s in ("run", "cached", "skipped", "failed", "stored")
+            if s in totals
+        ]
+        return f"experiment map: {len(self.records)} record(s), stages: " + (
+            ", ".join(parts) or "none"
+        )
+
+    def _record_title(self, record: Record) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in record._params.items())
+        return f"record {record.key[:12]} ({params})"
+
+    def __str__(self) -> str:
+        lines = [self._headline()]
+        for stage, per in self.summary().items():
+            lines.append(f"  {stage}: " + ", ".join(f"{n} {s}" for s, n in per.items()))
+        by_record: dict[int, list[ExecutionNode]] = {}
+        for tree in self.execution_trees:
+            by_record.setdefault(tree.record_index, []).append(tree)
+        for index, trees in by_record.items():
+            lines.append(self._record_title(self.records[index]))
+            lines.extend(tree.string_rep(1) for tree in trees)
+        return "\n".join(lines)
+
+    def map(self, max_records: int | None = None) -> Any:
+        """The experiment map as a rich Tree: per stage counts, then each record's trees."""
+        from rich.tree import Tree
+
+        root = Tree(f"[bold]{self._headline()}[/]")
+        stages = root.add("[bold]by stage[/]")
+        for stage, per in self.summary().items():
+            counts = ", ".join(f"[{_STYLES.get(s, '')}]{n} {s}[/]" for s, n in per.items())
+            stages.add(f"{stage}: {counts}")
+        by_record: dict[int, list[ExecutionNode]] = {}
+        for tree in self.execution_trees:
+            by_record.setdefault(tree.record_index, []).append(tree)
+        shown = list(by_record.items())
+        if max_records is not None:
+            shown = shown[:max_records]
+        for index, trees in shown:
+            branch = root.add(_escape(self._record_title(self.records[index])))
+            for tree in trees:
+                _add_rich(branch, tree)
+        if len(shown) < len(by_record):
+            root.add(f"[dim]... and {len(by_record) - len(shown)} more record(s)[/]")
+        return root
+
+    def print_map(self, console: Any = None, max_records: int | None = None) -> None:
+        """Print :meth:`map` (to ``console``, a rich Console, default stdout)."""
+        if console is None:
+            from rich.console import Console
+
+            console = Console()
+        console.print(self.map(max_records))
+
+    print_experiment_map = print_map
+
+    def _repr_html_(self) -> str:
+        from sweepstack.dag._display import dag_html
+
+        return dag_html(self)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _add_rich(parent: Any, node: ExecutionNode) -> None:
+    style = _STYLES.get(node.status, "")
+    keys = ", ".join(f"{o} {k[:12]}" for o, k in node.keys.items())
+    label = (
+        f"[bold]{node.stage_name}[/] [{style}]{node.status}[/] [dim]{_escape(node.reason)}[/]"
+        + (f" [cyan]{_escape(keys)}[/]" if keys else "")
+    )
+    branch = parent.add(label)
+    for child in node.dependencies:
+        _add_rich(branch, child)
