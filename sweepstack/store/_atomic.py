@@ -29,6 +29,7 @@ __all__ = [
     "is_temp_name",
     "publish_dir",
     "read_bytes",
+    "reason_of",
     "temp_name",
 ]
 
@@ -78,7 +79,8 @@ def _write_all(fd: int, content: Content) -> None:
         view = view[written:]
 
 
-def _reason(err: OSError) -> str:
+def reason_of(err: OSError) -> str:
+    """A short human reason for an OS error (\"no space left on the device\"...)."""
     if err.errno == errno.ENOSPC:
         return "no space left on the device"
     if err.errno == errno.EDQUOT:
@@ -97,7 +99,7 @@ def _write_temp(path: str, content: Content, fsync: bool, mode: int) -> str:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as err:
-        raise StoreWriteError(path, _reason(err)) from err
+        raise StoreWriteError(path, reason_of(err)) from err
     try:
         _write_all(fd, content)
         if fsync:
@@ -106,7 +108,7 @@ def _write_temp(path: str, content: Content, fsync: bool, mode: int) -> str:
         os.close(fd)
         _unlink_quietly(tmp)
         if isinstance(err, OSError):
-            raise StoreWriteError(path, _reason(err)) from err
+            raise StoreWriteError(path, reason_of(err)) from err
         raise
     os.close(fd)  # on NFS, close flushes: the data is on the server before the rename
     return tmp
@@ -134,7 +136,7 @@ def atomic_write(path: str, content: Content, *, fsync: bool = True, mode: int =
         os.replace(tmp, path)
     except OSError as err:
         _unlink_quietly(tmp)
-        raise StoreWriteError(path, _reason(err)) from err
+        raise StoreWriteError(path, reason_of(err)) from err
     if fsync:
         fsync_dir(os.path.dirname(path))
 
@@ -156,7 +158,7 @@ def atomic_create(path: str, content: Content, *, mode: int = 0o644) -> bool:
         except FileExistsError:
             return os.stat(tmp).st_nlink == 2  # our link did happen; only the reply was lost
         except OSError as err:
-            raise StoreWriteError(path, _reason(err)) from err
+            raise StoreWriteError(path, reason_of(err)) from err
         fsync_dir(os.path.dirname(path))
         return True
     finally:
@@ -177,7 +179,7 @@ def publish_dir(tmp_dir: str, path: str) -> bool:
             shutil.rmtree(tmp_dir, ignore_errors=True)
             return False
         shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise StoreWriteError(path, _reason(err)) from err
+        raise StoreWriteError(path, reason_of(err)) from err
     fsync_dir(os.path.dirname(path))
     return True
 

@@ -13,6 +13,8 @@ The lock file is dedicated: nothing else in sweepstack opens it.
 
 from __future__ import annotations
 
+import atexit
+import errno
 import fcntl
 import os
 import threading
@@ -53,15 +55,23 @@ class FileLock:
             self._depth += 1
             return
         try:
-            if not self._fasteners.acquire(blocking=False):
+            if self._fasteners.lockfile is None:
+                # opened once for the life of the process (fasteners' own acquire() would
+                # re-create the folder on every call: a round trip each on NFS)
+                self._fasteners.lockfile = open(self.path, "ab", buffering=0)  # noqa: SIM115
+            try:
+                self._fasteners.trylock()
+            except OSError as err:
+                if err.errno not in (errno.EACCES, errno.EAGAIN):
+                    raise
                 # Contended: wait in the kernel, which wakes us the moment the lock is free,
                 # rather than in fasteners' retry loop, whose back-off sleeps up to 0.1 s
                 # and caps throughput when several processes contend.
                 start = time.perf_counter()
                 fcntl.lockf(self._fasteners.lockfile, fcntl.LOCK_EX)
-                self._fasteners.acquired = True
                 self.wait_seconds += time.perf_counter() - start
                 self.contended += 1
+            self._fasteners.acquired = True
         except BaseException:
             self._thread_lock.release()
             raise
@@ -113,6 +123,8 @@ class FileLock:
 
 _locks: dict[tuple[int, int], FileLock] = {}
 _registry_lock = threading.Lock()
+_PURGE_EVERY = 64
+_created = 0
 
 
 def file_lock(path: str) -> FileLock:
@@ -121,6 +133,7 @@ def file_lock(path: str) -> FileLock:
     Paths that reach the same file (symlinks, relative paths, bind mounts) get the same
     object, since the file's device and inode number identify it.
     """
+    global _created
     with _registry_lock:
         # stat, never open: closing a descriptor of a file that another thread holds
         # locked would drop that thread's lock. Creation is safe under the registry
@@ -134,7 +147,39 @@ def file_lock(path: str) -> FileLock:
         lock = _locks.get(identity)
         if lock is None:
             lock = _locks[identity] = FileLock(path)
+            _created += 1
+            if _created % _PURGE_EVERY == 0:
+                _purge_deleted()
         return lock
+
+
+def _purge_deleted() -> None:
+    """Close the locks of lock files deleted since (a removed experiment): no fd leaks.
+
+    The inode of a file we keep open is never reused, so a purged identity cannot
+    come back as another file's; and a lock that some thread holds is kept.
+    """
+    for identity, lock in list(_locks.items()):
+        handle = lock._fasteners.lockfile
+        if handle is None or lock._depth or not lock._thread_lock.acquire(blocking=False):
+            continue
+        try:
+            if os.fstat(handle.fileno()).st_nlink == 0:
+                handle.close()
+                lock._fasteners.lockfile = None
+                del _locks[identity]
+        finally:
+            lock._thread_lock.release()
+
+
+@atexit.register
+def _close_all() -> None:
+    # at exit no lock matters any more; closing here keeps interpreter shutdown quiet
+    for lock in _locks.values():
+        handle = lock._fasteners.lockfile
+        if handle is not None and not lock._depth:
+            handle.close()
+            lock._fasteners.lockfile = None
 
 
 def _reset_locks_after_fork() -> None:

@@ -2,9 +2,13 @@
 
 from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
 from sweepstack.sweep._keys import canonical, param_key, register_key_type
+from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats
 
 __all__ = [
+    "Claim",
     "HashableDict",
+    "ParamSweeper",
+    "SweeperStats",
     "canonical",
     "geom",
     "igeom",

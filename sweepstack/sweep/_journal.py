@@ -1,0 +1,389 @@
+"""A sweeper's journal and snapshots: the files, read incrementally, appended under the lock.
+
+Files of a sweeper folder (names in :mod:`sweepstack.store._format`)::
+
+    journal            header "SSJ1 <generation>", then one entry per line, each with a CRC-32
+    journal.<g>        the journal of generation g, kept after compaction (rebuilds snapshot g+1)
+    snapshot.<g>       the whole state at the start of generation g (g >= 1), checksummed
+
+A process reads only what was appended since its last read: it keeps the offset of
+the end of the last valid entry. Compaction writes ``snapshot.<g+1>`` and then
+replaces ``journal`` by a new file of generation g+1 (both by rename), so a reader
+notices it by the journal's file identity and generation and reloads. A crash
+between the two steps leaves generation g fully valid (the new snapshot is then an
+unused file). A line whose checksum fails is skipped with a warning; an incomplete
+or invalid tail (a writer killed mid-write) is ignored, and overwritten by the next
+writer, who writes at the end of the last valid entry, never after garbage.
+
+All of this relies on the caller holding the sweeper's lock for anything but
+read-only use, and on reopening the journal after taking it: over NFS, opening a
+file revalidates its cached data (close-to-open consistency), and a writer's data
+reaches the server when it closes or fsyncs the file, before the lock is released.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import warnings
+import zlib
+from collections.abc import Iterator
+from typing import Any, Callable
+
+from sweepstack.errors import (
+    FormatVersionError,
+    JournalCorruptError,
+    JournalWarning,
+    SnapshotCorruptError,
+)
+from sweepstack.store._atomic import atomic_write, fsync_dir, read_bytes
+from sweepstack.store._format import SWEEPER_JOURNAL, SWEEPER_SNAPSHOT, check_format
+
+__all__ = ["Journal", "encode_entry", "parse_entry"]
+
+_JOURNAL_MAGIC = "SSJ1"
+_SNAPSHOT_MAGIC = b"SSS1"
+_FORMAT = 1
+
+Entry = tuple[str, str, str]  # (operation, subject, argument)
+
+
+def encode_entry(op: str, subject: str, argument: str = "") -> bytes:
+    """One journal line: ``<op> <subject>[ <argument>]\\t<crc32>\\n``.
+
+    ``subject`` is a key or an owner id (hex), ``argument`` an owner id or compact JSON
+    (which never holds a raw tab or newline).
+    """
+    payload = f"{op} {subject} {argument}" if argument else f"{op} {subject}"
+    data = payload.encode("utf-8")
+    return data + b"\t%08x\n" % zlib.crc32(data)
+
+
+def parse_entry(line: bytes) -> Entry | None:
+    """The entry of one line (without its newline), or None if its checksum fails."""
+    payload, tab, crc = line.rpartition(b"\t")
+    if not tab or len(crc) != 8:
+        return None
+    try:
+        if zlib.crc32(payload) != int(crc, 16):
+            return None
+        op, _, rest = payload.decode("utf-8").partition(" ")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    subject, _, argument = rest.partition(" ")
+    return op, subject, argument
+
+
+def _header(generation: int) -> bytes:
+    return encode_entry(_JOURNAL_MAGIC, str(generation))
+
+
+class Journal:
+    """The journal files of one sweeper folder, and this process's position in them.
+
+    ``apply(entry)`` is called for every valid entry read, in order; ``load(document)``
+    with a snapshot document (None for an empty state) whenever the state must be
+    rebuilt from scratch; ``document()`` returns the current state as a snapshot
+    document.
+    """
+
+    def __init__(
+        self,
+        folder: str,
+        apply: Callable[[Entry], None],
+        load: Callable[[dict[str, Any] | None], None],
+        document: Callable[[], dict[str, Any]],
+        readonly: bool = False,
+    ) -> None:
+        self.folder = folder
+        self.path = os.path.join(folder, SWEEPER_JOURNAL)
+        self._apply = apply
+        self._load = load
+        self._document = document
+        self.readonly = readonly
+        self.generation = -1
+        self._identity: tuple[int, int] | None = None
+        self.offset = 0  # end of the last valid entry read
+        self.entries_since_snapshot = 0
+        self._fd: int | None = None
+        self._garbage_end = 0  # end of an invalid tail seen under the lock, to cut on append
+        self._warned: set[tuple[Any, ...]] = set()
+
+    # --- a session: open after the lock, read what is new, append, close ---------------
+
+    def open(self) -> None:
+        """Open the journal (after taking the lock) and read every entry not yet applied."""
+        for _attempt in range(10):
+            try:
+                self._fd = os.open(self.path, os.O_RDWR if not self.readonly else os.O_RDONLY)
+            except FileNotFoundError:
+                if self.readonly:
+                    self._reset_to(None, 0)
+                    return
+                self._create()
+                continue
+            try:
+                self._read_new()
+                return
+            except FileNotFoundError:
+                # read-only: a compaction removed the snapshot we wanted; start again
+                self.close()
+        raise JournalCorruptError(self.path, "the journal kept changing while being read")
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)  # over NFS, close also flushes what was written to the server
+
+    def __enter__(self) -> Journal:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def append(self, lines: list[bytes], durable: bool) -> None:
+        """Write entries at the end of the valid journal; fsync when ``durable``.
+
+        The caller holds the lock and has opened the journal in this session. The
+        entries are applied to the state only once written.
+        """
+        assert self._fd is not None and not self.readonly
+        data = b"".join(lines)
+        written = os.pwrite(self._fd, data, self.offset)
+        end = self.offset + written
+        if written < len(data):  # the disk filled up in the middle of the entries
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if self._garbage_end > end:
+            os.ftruncate(self._fd, end)  # cut the rest of a torn tail left by a crashed writer
+        self._garbage_end = 0
+        if durable:
+            os.fsync(self._fd)
+        self.offset = end
+        for line in lines:
+            entry = parse_entry(line[:-1])
+            assert entry is not None
+            self._apply(entry)
+        self.entries_since_snapshot += len(lines)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def _read_new(self) -> None:
+        assert self._fd is not None
+        st = os.fstat(self._fd)
+        identity = (st.st_dev, st.st_ino)
+        if identity != self._identity:
+            header = os.pread(self._fd, 64, 0)
+            newline = header.find(b"\n")
+            entry = parse_entry(header[:newline]) if newline > 0 else None
+            if entry is None or not entry[0].startswith("SSJ"):
+                raise JournalCorruptError(
+                    self.path, "its first line is not a sweepstack journal header"
+                )
+            if entry[0] != _JOURNAL_MAGIC:
+                raise FormatVersionError(self.path, int(entry[0][3:] or 0), _FORMAT)
+            generation = int(entry[1])
+            if generation != self.generation:
+                self._reset_to(self._load_snapshot(generation), generation)
+                self.offset = newline + 1
+            self._identity = identity
+        if st.st_size > self.offset:
+            self._read_range(self.offset, st.st_size)
+
+    def _read_range(self, start: int, end: int) -> None:
+        assert self._fd is not None
+        data = os.pread(self._fd, end - start, start)
+        position = 0
+        valid_end = 0
+        skipped = []
+        apply = self._apply
+        count = 0
+        while True:
+            newline = data.find(b"\n", position)
+            if newline < 0:
+                break  # an incomplete last line: torn, or still being written (read-only)
+            entry = parse_entry(data[position:newline])
+            if entry is None:
+                skipped.append(start + position)
+            else:
+                if skipped:
+                    self._warn_skipped(skipped)
+                    skipped = []
+                apply(entry)
+                count += 1
+                valid_end = newline + 1
+            position = newline + 1
+        self.entries_since_snapshot += count
+        self.offset = start + valid_end
+        if len(data) > valid_end and not self.readonly:
+            # holding the lock, nobody is writing: the tail is garbage from a crashed writer
+            self._garbage_end = start + len(data)
+            key = ("tail", self._identity, self.offset)
+            if key not in self._warned:
+                self._warned.add(key)
+                warnings.warn(
+                    f"{self.path}: ignored an incomplete or corrupt tail of {len(data) - valid_end} "
+                    "bytes (a writer was killed mid-write); it is overwritten by the next entry",
+                    JournalWarning,
+                    stacklevel=5,
+                )
+
+    def _warn_skipped(self, offsets: list[int]) -> None:
+        key = ("skip", self._identity, offsets[0])
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        warnings.warn(
+            f"{self.path}: skipped {len(offsets)} corrupt entr{'y' if len(offsets) == 1 else 'ies'} "
+            f"at byte {offsets[0]} (checksum mismatch); later entries are intact",
+            JournalWarning,
+            stacklevel=6,
+        )
+
+    def _reset_to(self, snapshot: dict[str, Any] | None, generation: int) -> None:
+        self._load(snapshot)
+        self.generation = generation
+        self.entries_since_snapshot = 0
+        self.offset = 0
+        self._identity = None
+
+    # --- snapshots ------------------------------------------------------------------
+
+    def _snapshot_path(self, generation: int) -> str:
+        return os.path.join(self.folder, f"{SWEEPER_SNAPSHOT}.{generation}")
+
+    def _old_journal_path(self, generation: int) -> str:
+        return os.path.join(self.folder, f"{SWEEPER_JOURNAL}.{generation}")
+
+    def _load_snapshot(self, generation: int) -> dict[str, Any] | None:
+        if generation == 0:
+            return None
+        path = self._snapshot_path(generation)
+        try:
+            return _read_snapshot(path)
+        except FileNotFoundError:
+            if self.readonly:
+                raise  # perhaps compacted meanwhile: open() starts again
+            problem = "it is missing"
+        except ValueError as err:
+            problem = str(err)
+        document = self._rebuild_snapshot(generation)
+        if document is None:
+            raise SnapshotCorruptError(path, problem)
+        warnings.warn(
+            f"{path}: {problem}; rebuilt it from generation {generation - 1} "
+            "(snapshot and journal), nothing was lost",
+            JournalWarning,
+            stacklevel=6,
+        )
+        if not self.readonly:
+            _write_snapshot(path, document)
+        return document
+
+    def _rebuild_snapshot(self, generation: int) -> dict[str, Any] | None:
+        """Snapshot g from snapshot g-1 and journal g-1, or None if they cannot give it."""
+        try:
+            previous = (
+                None if generation == 1 else _read_snapshot(self._snapshot_path(generation - 1))
+            )
+            data = read_bytes(self._old_journal_path(generation - 1))
+        except (OSError, ValueError):
+            return None
+        lines = data.split(b"\n")
+        header = parse_entry(lines[0])
+        if header is None or header[0] != _JOURNAL_MAGIC or int(header[1]) != generation - 1:
+            return None
+        collected: list[Entry] = []
+        for line in lines[1:]:
+            entry = parse_entry(line)
+            if entry is not None:
+                collected.append(entry)
+        # replay into the live state (it is reloaded from the result right after)
+        self._load(previous)
+        for entry in collected:
+            self._apply(entry)
+        return self._document()
+
+    def compact(self, snapshot: dict[str, Any]) -> None:
+        """Start generation g+1 from ``snapshot`` (the current state); the caller holds the lock."""
+        assert self._fd is not None and not self.readonly
+        generation = self.generation + 1
+        _write_snapshot(self._snapshot_path(generation), snapshot)
+        old = self._old_journal_path(self.generation)
+        temporary = old + ".link"
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        try:
+            os.link(self.path, temporary)  # keep generation g's journal: it rebuilds snapshot g+1
+            os.replace(temporary, old)
+        except OSError:  # a file system without hard links: keep a copy instead
+            atomic_write(old, read_bytes(self.path))
+        atomic_write(self.path, _header(generation))
+        for stale in (self._snapshot_path(generation - 2), self._old_journal_path(generation - 2)):
+            try:
+                os.unlink(stale)
+            except FileNotFoundError:
+                pass
+        fsync_dir(self.folder)
+        self.close()
+        self._fd = os.open(self.path, os.O_RDWR)
+        st = os.fstat(self._fd)
+        self._identity = (st.st_dev, st.st_ino)
+        self.generation = generation
+        self.offset = st.st_size
+        self.entries_since_snapshot = 0
+
+    def _create(self) -> None:
+        """Create an empty journal (under the lock), continuing the newest snapshot if any."""
+        generation = 0
+        for name in os.listdir(self.folder):
+            prefix = SWEEPER_SNAPSHOT + "."
+            if name.startswith(prefix) and name[len(prefix) :].isdigit():
+                generation = max(generation, int(name[len(prefix) :]))
+        if generation:
+            warnings.warn(
+                f"{self.path} was missing; continuing from snapshot generation {generation} "
+                "(entries after it, if any, are lost)",
+                JournalWarning,
+                stacklevel=5,
+            )
+        atomic_write(self.path, _header(generation))
+
+    def raw_lines(self) -> Iterator[tuple[int, Entry | None]]:
+        """Every line of the current journal file with its offset (for ``check``)."""
+        data = read_bytes(self.path)
+        position = 0
+        while position < len(data):
+            newline = data.find(b"\n", position)
+            if newline < 0:
+                yield position, None
+                return
+            yield position, parse_entry(data[position:newline])
+            position = newline + 1
+
+
+def _write_snapshot(path: str, document: dict[str, Any]) -> None:
+    body = json.dumps({"format": _FORMAT, **document}, separators=(",", ":")).encode("utf-8")
+    digest = hashlib.sha256(body).hexdigest().encode("ascii")
+    atomic_write(path, _SNAPSHOT_MAGIC + b" " + digest + b" %d\n" % len(body) + body)
+
+
+def _read_snapshot(path: str) -> dict[str, Any]:
+    """The snapshot document at ``path``; ValueError if it is damaged."""
+    data = read_bytes(path)
+    newline = data.find(b"\n")
+    parts = data[:newline].split(b" ")
+    if newline < 0 or len(parts) != 3 or parts[0] != _SNAPSHOT_MAGIC:
+        raise ValueError("not a sweepstack snapshot")
+    body = data[newline + 1 :]
+    if len(body) != int(parts[2]):
+        raise ValueError(f"truncated: {len(body)} of {int(parts[2])} bytes")
+    if hashlib.sha256(body).hexdigest().encode("ascii") != parts[1]:
+        raise ValueError("checksum mismatch")
+    document = json.loads(body)
+    check_format(path, document, _FORMAT)
+    return document

@@ -1,0 +1,269 @@
+"""The combinations a sweeper hands out, with their keys, and their file on disk.
+
+A sweeper names combinations by key everywhere; :class:`Space` holds the ordered
+keys, the index from key to position, and the combinations themselves. Spaces
+opened from disk are stored column-wise: each factor's distinct levels once, and
+per combination one small integer per factor. A million combinations load in well
+under a second and a few tens of MB, and a combination is only built as a dict
+when it is handed out.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import sys
+from array import array
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sweepstack.errors import JournalCorruptError
+from sweepstack.store._atomic import atomic_write, read_bytes
+from sweepstack.sweep._combinations import HashableDict
+from sweepstack.sweep._keys import KEY_LENGTH, canonical, param_key
+
+__all__ = ["Space", "decode_value", "encode_value"]
+
+_MAGIC = b"SSW1\n"
+_FORMAT = 1
+
+
+# --- values as JSON, exactly (1, 1.0 and True; tuples and lists; any dict keys) -------
+
+
+def encode_value(value: Any) -> Any:
+    """A JSON-able form of a parameter value that :func:`decode_value` turns back exactly."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return (
+            value
+            if value == value and value not in (float("inf"), float("-inf"))
+            else {"$float": repr(value)}
+        )
+    if kind is list:
+        return [encode_value(v) for v in value]
+    if kind is tuple:
+        return {"$tuple": [encode_value(v) for v in value]}
+    if isinstance(value, Mapping):
+        if all(type(k) is str and not k.startswith("$") for k in value):
+            return {k: encode_value(v) for k, v in value.items()}
+        return {"$dict": [[encode_value(k), encode_value(v)] for k, v in value.items()]}
+    import pickle
+
+    return {"$pickle": base64.b64encode(pickle.dumps(value, protocol=4)).decode("ascii")}
+
+
+def decode_value(data: Any) -> Any:
+    """The parameter value encoded by :func:`encode_value`."""
+    if isinstance(data, list):
+        return [decode_value(v) for v in data]
+    if not isinstance(data, dict):
+        return data
+    if "$tuple" in data:
+        return tuple(decode_value(v) for v in data["$tuple"])
+    if "$float" in data:
+        return float(data["$float"])
+    if "$dict" in data:
+        return {decode_value(k): decode_value(v) for k, v in data["$dict"]}
+    if "$pickle" in data:
+        import pickle
+
+        return pickle.loads(base64.b64decode(data["$pickle"]))
+    return {k: decode_value(v) for k, v in data.items()}
+
+
+def _level_id(value: Any) -> Any:
+    """Identity of a level: equal only for equal values of the same type (0.0 and -0.0 apart)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return (kind, value)
+    if kind is float:
+        return (float, value.hex())
+    return ("canonical", canonical(value))
+
+
+class Space:
+    """An ordered set of distinct combinations, each with its key.
+
+    Build one with :meth:`from_combinations` (keys are computed, duplicates dropped,
+    the first occurrence kept) or :meth:`load`.
+    """
+
+    def __init__(
+        self,
+        keys: list[str],
+        combinations: list[HashableDict | None],
+        columns: tuple[list[Any], list[list[Any]], list[array]] | None = None,
+    ) -> None:
+        self.keys = keys
+        self.index: dict[str, int] = {k: i for i, k in enumerate(keys)}
+        self._combinations = combinations
+        self._columns = columns  # (factors, levels per factor, codes per factor) when loaded
+
+    @classmethod
+    def from_combinations(cls, combinations: Iterable[Mapping[Any, Any]]) -> Space:
+        """A space of the given combinations, in their order (plain dicts become HashableDicts)."""
+        keys: list[str] = []
+        kept: list[HashableDict | None] = []
+        seen: set[str] = set()
+        for combination in combinations:
+            key = param_key(combination)
+            if key in seen:
+                continue
+            seen.add(key)
+            keys.append(key)
+            kept.append(
+                combination if type(combination) is HashableDict else HashableDict(combination)
+            )
+        return cls(keys, kept)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.index
+
+    def combination(self, position: int) -> HashableDict:
+        """The combination at ``position``, built from the columns on first use."""
+        combination = self._combinations[position]
+        if combination is None:
+            assert self._columns is not None
+            factors, levels, codes = self._columns
+            combination = HashableDict(
+                (factor, levels[f][codes[f][position]])
+                for f, factor in enumerate(factors)
+                if codes[f][position] >= 0
+            )
+            self._combinations[position] = combination
+        return combination
+
+    def combinations(self, positions: Iterable[int] | None = None) -> list[HashableDict]:
+        """The combinations at ``positions`` (all, in order, by default)."""
+        if positions is None:
+            positions = range(len(self.keys))
+        return [self.combination(p) for p in positions]
+
+    def digest(self) -> str:
+        """A digest of the ordered keys: equal spaces have equal digests."""
+        return hashlib.sha256("".join(self.keys).encode("ascii")).hexdigest()
+
+    def level_counts(self, positions: Iterable[int]) -> dict[Any, dict[Any, int]]:
+        """Counts of each level of each factor over ``positions``, as in sweep_stats."""
+        counts: dict[Any, dict[Any, int]] = {}
+        for position in positions:
+            for factor, level in self.combination(position).items():
+                per_level = counts.setdefault(factor, {})
+                try:
+                    per_level[level] = per_level.get(level, 0) + 1
+                except TypeError:  # an unhashable level (a list): count it by its text
+                    text = repr(level)
+                    per_level[text] = per_level.get(text, 0) + 1
+        return counts
+
+    # --- on disk -----------------------------------------------------------------------
+
+    def _to_columns(self) -> tuple[list[Any], list[list[Any]], list[array]]:
+        if self._columns is not None:
+            return self._columns
+        n = len(self.keys)
+        factor_index: dict[Any, int] = {}
+        factors: list[Any] = []
+        levels: list[list[Any]] = []
+        level_index: list[dict[Any, int]] = []
+        codes: list[array] = []
+        for position in range(n):
+            for factor, value in self.combination(position).items():
+                f = factor_index.get(factor)
+                if f is None:
+                    f = factor_index[factor] = len(factors)
+                    factors.append(factor)
+                    levels.append([])
+                    level_index.append({})
+                    codes.append(array("i", [-1]) * n)
+                ident = _level_id(value)
+                code = level_index[f].get(ident)
+                if code is None:
+                    code = level_index[f][ident] = len(levels[f])
+                    levels[f].append(value)
+                codes[f][position] = code
+        return factors, levels, codes
+
+    def save(self, path: str) -> None:
+        """Write the space to ``path`` atomically (a single file, column-wise)."""
+        factors, levels, codes = self._to_columns()
+        blob = "".join(self.keys).encode("ascii")
+        columns = []
+        for column in codes:
+            column = array("i", column)
+            if sys.byteorder != "little":
+                column.byteswap()
+            columns.append(column.tobytes())
+        body = blob + b"".join(columns)
+        header = {
+            "format": _FORMAT,
+            "count": len(self.keys),
+            "factors": [encode_value(f) for f in factors],
+            "levels": [[encode_value(v) for v in lv] for lv in levels],
+            "digest": self.digest(),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        }
+        head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        atomic_write(path, _MAGIC + struct.pack("<Q", len(head)) + head + body)
+
+    @staticmethod
+    def saved_digest(path: str) -> str | None:
+        """The digest of the space saved at ``path``, reading only its header; None if none."""
+        try:
+            with open(path, "rb") as f:
+                if f.read(len(_MAGIC)) != _MAGIC:
+                    return None
+                (length,) = struct.unpack("<Q", f.read(8))
+                header = json.loads(f.read(length))
+        except (OSError, ValueError, struct.error):
+            return None
+        digest = header.get("digest")
+        return digest if isinstance(digest, str) else None
+
+    @classmethod
+    def load(cls, path: str) -> Space:
+        """The space saved at ``path``.
+
+        Raises:
+            FileNotFoundError: nothing is saved there.
+            JournalCorruptError: the file is damaged (its checksum does not match).
+        """
+        data = read_bytes(path)
+        try:
+            if not data.startswith(_MAGIC):
+                raise ValueError("not a sweepstack sweeps file")
+            (length,) = struct.unpack_from("<Q", data, len(_MAGIC))
+            start = len(_MAGIC) + 8
+            header = json.loads(data[start : start + length])
+            body = memoryview(data)[start + length :]
+            if header.get("format", 1) > _FORMAT:
+                raise ValueError(
+                    f"format {header['format']} is newer than {_FORMAT}; upgrade sweepstack"
+                )
+            if hashlib.sha256(body).hexdigest() != header["body_sha256"]:
+                raise ValueError("checksum mismatch")
+            n = int(header["count"])
+            blob = bytes(body[: n * KEY_LENGTH]).decode("ascii")
+            keys = [blob[i : i + KEY_LENGTH] for i in range(0, n * KEY_LENGTH, KEY_LENGTH)]
+            factors = [decode_value(f) for f in header["factors"]]
+            levels = [[decode_value(v) for v in lv] for lv in header["levels"]]
+            codes = []
+            offset = n * KEY_LENGTH
+            for _ in factors:
+                column = array("i")
+                column.frombytes(body[offset : offset + 4 * n])
+                if sys.byteorder != "little":
+                    column.byteswap()
+                codes.append(column)
+                offset += 4 * n
+        except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError) as err:
+            raise JournalCorruptError(path, f"saved sweeps unreadable: {err}") from None
+        return cls(keys, [None] * n, (factors, levels, codes))

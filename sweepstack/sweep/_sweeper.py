@@ -1,0 +1,691 @@
+"""ParamSweeper: hands out combinations exactly once to many processes on many hosts.
+
+The API is execo_engine's ParamSweeper (same names, arguments and meanings), with
+a persisted ``failed`` state, iteration, a ``claim()`` context manager, an order,
+and claims that come back by themselves when their owner dies or stops renewing
+its lease. The state lives in an append-only journal (:mod:`._journal`) written
+under an inter-process lock (:mod:`sweepstack.store._locks`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from sweepstack.errors import (
+    ClaimLostWarning,
+    JournalCorruptError,
+    NoSweepsError,
+    StoreWriteError,
+    UnknownCombinationError,
+)
+from sweepstack.store._atomic import reason_of
+from sweepstack.store._format import SWEEPER_LOCK, SWEEPER_SWEEPS
+from sweepstack.store._locks import file_lock
+from sweepstack.sweep import _heartbeat
+from sweepstack.sweep._combinations import HashableDict
+from sweepstack.sweep._journal import Journal, encode_entry
+from sweepstack.sweep._keys import param_key
+from sweepstack.sweep._owner import Owner, current_owner, is_dead
+from sweepstack.sweep._space import Space
+from sweepstack.sweep._state import SweepState
+
+__all__ = ["Claim", "ParamSweeper", "SweeperStats"]
+
+COMPACT_MIN_ENTRIES = 50_000
+"""Compaction runs when the journal holds more entries than this and than the state."""
+
+Filter = Callable[[Iterable[HashableDict]], Iterable[HashableDict]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An in-progress combination, its owner and its lease, as this process sees them.
+
+    ``seen_ago`` is how long ago, on this process's clock, it last saw news of the
+    owner; the claim returns to todo when that exceeds ``lease + margin`` (or at once
+    if the owner is provably dead on this machine).
+    """
+
+    key: str
+    combination: HashableDict | None
+    owner: str
+    host: str
+    pid: int
+    claimed_at: float
+    heartbeat_at: float
+    lease: float
+    seen_ago: float
+    mine: bool
+
+
+class SweeperStats(tuple):
+    """``(sweeps, remaining, skipped, inprogress, done)`` as in execo_engine, plus more.
+
+    It unpacks and indexes like execo's 5-tuple, so :func:`sweep_stats` takes it; it
+    also has ``failed`` (combinations), ``claims`` (:class:`Claim` list) and ``counts``.
+    """
+
+    failed: list[HashableDict]
+    claims: list[Claim]
+    counts: dict[str, int]
+
+    def __new__(
+        cls,
+        parts: tuple[Any, ...],
+        failed: list[HashableDict],
+        claims: list[Claim],
+        counts: dict[str, int],
+    ) -> SweeperStats:
+        stats = super().__new__(cls, parts)
+        stats.failed = failed
+        stats.claims = claims
+        stats.counts = counts
+        return stats
+
+
+def _error_info(error: Union[BaseException, str, None]) -> dict[str, Any]:
+    info: dict[str, Any]
+    if isinstance(error, BaseException):
+        kind = type(error)
+        info = {"type": f"{kind.__module__}.{kind.__qualname__}", "message": str(error)}
+    else:
+        info = {"type": "error", "message": "" if error is None else str(error)}
+    info["message"] = info["message"][:2000]
+    info["time"] = round(time.time(), 3)
+    return info
+
+
+class ParamSweeper:
+    """A persistent, multi-process, multi-host container of combinations to process.
+
+    Each combination is *todo*, *inprogress* (claimed by one process), *done*,
+    *failed* (persisted, not handed out again unless ``retry_failed``) or *skipped*
+    (this instance only, forgotten on the next run, as in execo_engine). Any number of
+    instances, in threads, processes or hosts sharing ``persistence_dir`` (over NFS
+    too), see one state.
+
+    >>> from sweepstack import sweep
+    >>> sweeper = ParamSweeper("/tmp/doctest-sweeper", sweep({"n": [1, 2, 3]}), save_sweeps=True)
+    >>> for combination in sweeper:          # claims until nothing is left
+    ...     ok = sweeper.done(combination)
+    >>> sweeper.counts()["done"]
+    3
+
+    Args:
+        persistence_dir: the sweeper's folder (created if missing).
+        sweeps: the combinations (dicts) to hand out; None loads the ones saved there.
+        save_sweeps: save ``sweeps`` in the folder, so that later instances, and
+            ``sweepstack status``, can open it without them.
+        name: a name for logs (default: the folder's name).
+        lease: seconds a claim stays valid without news from its owner (renewed by a
+            heartbeat every quarter of it while the claim is held).
+        lease_margin: extra seconds an observer waits beyond the lease (default a
+            quarter of the lease) before taking a claim back.
+        order: a key function on combinations: todo combinations are handed out in
+            increasing order of it (default: the order of ``sweeps``), at no extra
+            cost per call.
+        retry_failed: hand out failed combinations again.
+        readonly: never lock or write (``status`` and reports, while workers run).
+
+    Raises:
+        NoSweepsError: ``sweeps`` is None and none are saved in the folder.
+        StoreWriteError: the folder cannot be created or written.
+        UnkeyableValueError: a combination holds a value with no stable key.
+    """
+
+    def __init__(
+        self,
+        persistence_dir: str,
+        sweeps: Iterable[Mapping[str, Any]] | None = None,
+        save_sweeps: bool = False,
+        name: str | None = None,
+        *,
+        lease: float = 600.0,
+        lease_margin: float | None = None,
+        order: Callable[[HashableDict], Any] | None = None,
+        retry_failed: bool = False,
+        readonly: bool = False,
+    ) -> None:
+        self._dir = os.path.abspath(os.fspath(persistence_dir))
+        self._readonly = readonly
+        if not readonly:
+            try:
+                os.makedirs(self._dir, exist_ok=True)
+            except OSError as err:
+                raise StoreWriteError(self._dir, reason_of(err)) from err
+        self._name = name or os.path.basename(self._dir)
+        self._lease = float(lease)
+        self._margin = (
+            float(lease_margin) if lease_margin is not None else max(0.5, self._lease / 4)
+        )
+        self.heartbeat_interval = max(0.05, self._lease / 4)
+        self._order_key = order
+        self._state = SweepState()
+        self._state.retry_failed = retry_failed
+        self._journal = Journal(
+            self._dir, self._state.apply, self._state.load, self._state.document, readonly=readonly
+        )
+        self._mutex = threading.RLock()  # this instance's memory, against getters in other threads
+        self._lock = None if readonly else file_lock(os.path.join(self._dir, SWEEPER_LOCK))
+        self._owner: Owner | None = None
+        self._owner_pid = 0
+        self._mine: set[str] = set()  # keys this instance claimed and has not finished
+        self._next_recovery = 0.0
+        self.set_sweeps(sweeps, save_sweeps)
+
+    # --- the lock and the journal session -----------------------------------------------
+
+    @contextmanager
+    def _session(self) -> Iterator[SweepState]:
+        """Hold the lock with the journal open and read up to date (no lock when read-only)."""
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            with self._mutex:
+                try:
+                    self._journal.open()
+                    try:
+                        yield self._state
+                    finally:
+                        self._journal.close()
+                except OSError as err:
+                    if isinstance(err, StoreWriteError):
+                        raise
+                    raise StoreWriteError(self._journal.path, reason_of(err)) from err
+        finally:
+            if self._lock is not None:
+                self._lock.release()
+
+    def _me(self) -> Owner:
+        pid = os.getpid()
+        if self._owner is None or self._owner_pid != pid:
+            if self._owner is not None:
+                self._mine.clear()  # a forked child: the claims are its parent's
+            self._owner = current_owner(self._lease)
+            self._owner_pid = pid
+        return self._owner
+
+    def _write(self, lines: list[bytes], durable: bool) -> None:
+        """Append entries (inside a session), declaring this owner first when needed."""
+        if self._readonly:
+            raise StoreWriteError(self._dir, "this sweeper was opened read-only")
+        self._journal.append(lines, durable)
+        if self._journal.entries_since_snapshot > max(COMPACT_MIN_ENTRIES, self._state.size()):
+            self._journal.compact(self._state.document())
+
+    def _claim_lines(self, keys: list[str]) -> list[bytes]:
+        me = self._me()
+        lines = []
+        if me.id not in self._state.owners:
+            lines.append(encode_entry("O", me.id, json.dumps(me.to_json(), separators=(",", ":"))))
+        at = f"{me.id} {time.time():.3f}"
+        lines += [encode_entry("C", key, at) for key in keys]
+        return lines
+
+    # --- what the sweeper holds -----------------------------------------------------------
+
+    def set_sweeps(
+        self, sweeps: Iterable[Mapping[str, Any]] | None = None, save_sweeps: bool = False
+    ) -> None:
+        """Change what to iterate on (None: load the saved sweeps); optionally save them.
+
+        Raises:
+            NoSweepsError: ``sweeps`` is None and none are saved.
+        """
+        path = os.path.join(self._dir, SWEEPER_SWEEPS)
+        if sweeps is not None:
+            sweeps = list(sweeps)
+        if sweeps:
+            space = Space.from_combinations(sweeps)
+            if save_sweeps and not self._readonly and Space.saved_digest(path) != space.digest():
+                space.save(path)
+        else:
+            try:
+                space = Space.load(path)
+            except FileNotFoundError:
+                if sweeps is None:
+                    raise NoSweepsError(self._dir) from None
+                space = Space([], [])
+            except JournalCorruptError as err:
+                if _looks_like_execo(path):
+                    raise JournalCorruptError(
+                        path,
+                        "this is an execo_engine ParamSweeper folder (pickle files); sweepstack keeps "
+                        "its own format: give it a new folder",
+                    ) from None
+                raise err
+        order = None
+        if self._order_key is not None:
+            key = self._order_key
+            order = sorted(range(len(space)), key=lambda p: key(space.combination(p)))
+        with self._mutex:
+            self._state.set_space(space, order)
+        self.full_update()
+
+    def get_sweeps(self) -> list[HashableDict]:
+        """Every combination of this instance's sweeps, in order."""
+        with self._mutex:
+            return self._state.space.combinations()
+
+    def _combinations(self, keys: Iterable[str]) -> list[HashableDict]:
+        index = self._state.space.index
+        return self._state.space.combinations(index[k] for k in keys if k in index)
+
+    def get_remaining(self) -> list[HashableDict]:
+        """The todo combinations, in the order they would be handed out."""
+        with self._mutex:
+            return self._combinations(self._state.todo_keys())
+
+    def get_inprogress(self) -> list[HashableDict]:
+        """The combinations claimed by some process and not finished."""
+        with self._mutex:
+            return self._combinations(list(self._state.claims))
+
+    def get_done(self) -> list[HashableDict]:
+        """The done combinations (of this instance's sweeps)."""
+        with self._mutex:
+            return self._combinations(list(self._state.done))
+
+    def get_failed(self) -> list[HashableDict]:
+        """The failed combinations (persisted: not handed out unless ``retry_failed``)."""
+        with self._mutex:
+            return self._combinations(list(self._state.failed))
+
+    def get_skipped(self) -> list[HashableDict]:
+        """The combinations skipped by this instance (forgotten by the next run, as in execo)."""
+        with self._mutex:
+            return self._combinations(self._state.visible_skipped())
+
+    def failures(self) -> dict[str, dict[str, Any]]:
+        """The failure of each failed combination of this instance, by key: type, message, owner."""
+        with self._mutex:
+            index = self._state.space.index
+            return {k: dict(v) for k, v in self._state.failed.items() if k in index}
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of combinations per state: total, remaining, inprogress, done, failed, skipped."""
+        with self._mutex:
+            return self._state.counts()
+
+    def claims(self) -> list[Claim]:
+        """Every in-progress claim with its owner and lease, as seen by this process."""
+        with self._mutex:
+            state = self._state
+            me = self._owner.id if self._owner is not None else None
+            now = time.monotonic()
+            result = []
+            for key, owner_id in state.claims.items():
+                owner = state.owners.get(owner_id)
+                position = state.space.index.get(key)
+                result.append(
+                    Claim(
+                        key=key,
+                        combination=state.space.combination(position)
+                        if position is not None
+                        else None,
+                        owner=owner_id,
+                        host=owner.host if owner else "?",
+                        pid=owner.pid if owner else 0,
+                        claimed_at=state.claimed_at.get(key, 0.0),
+                        heartbeat_at=state.heartbeat_at.get(owner_id, 0.0),
+                        lease=owner.lease if owner else self._lease,
+                        seen_ago=now - state.last_seen.get(owner_id, now),
+                        mine=owner_id == me,
+                    )
+                )
+            return result
+
+    def stats(self) -> SweeperStats:
+        """Atomically, ``(sweeps, remaining, skipped, inprogress, done)`` with extras (see SweeperStats)."""
+        with self._mutex:
+            return SweeperStats(
+                (
+                    self.get_sweeps(),
+                    self.get_remaining(),
+                    self.get_skipped(),
+                    self.get_inprogress(),
+                    self.get_done(),
+                ),
+                failed=self.get_failed(),
+                claims=self.claims(),
+                counts=self.counts(),
+            )
+
+    def combination(self, key: str) -> HashableDict:
+        """The combination of this instance's sweeps that has ``key``.
+
+        Raises:
+            UnknownCombinationError: no combination of the sweeps has that key.
+        """
+        position = self._state.space.index.get(key)
+        if position is None:
+            raise UnknownCombinationError(key, self._name, "combination")
+        return self._state.space.combination(position)
+
+    def key_of(self, combination: Mapping[str, Any]) -> str:
+        """The key of a combination of this sweeper.
+
+        Raises:
+            UnknownCombinationError: the combination is not in this instance's sweeps.
+        """
+        key = param_key(combination)
+        if key not in self._state.space.index:
+            raise UnknownCombinationError(dict(combination), self._name, "key_of")
+        return key
+
+    def _keys_of(self, combinations: Iterable[Mapping[str, Any]], operation: str) -> list[str]:
+        keys = []
+        index = self._state.space.index
+        for combination in combinations:
+            key = param_key(combination)
+            if key not in index:
+                raise UnknownCombinationError(dict(combination), self._name, operation)
+            keys.append(key)
+        return keys
+
+    # --- synchronising -------------------------------------------------------------------
+
+    def update(self) -> None:
+        """Read what other instances appended to the journal since the last read (fast)."""
+        with self._session():
+            pass
+
+    def full_update(self) -> None:
+        """Reload the whole state from disk."""
+        with self._mutex:
+            self._journal.generation = -1
+            self._journal._identity = None
+        with self._session():
+            pass
+
+    # --- handing out ---------------------------------------------------------------------
+
+    def get_next(self, filtr: Filter | None = None) -> HashableDict | None:
+        """Claim the next todo combination and return it; None when nothing is left to claim.
+
+        Args:
+            filtr: execo_engine's filter: takes the todo combinations, returns the ones to
+                consider, in the order to consider them (costs O(todo) per call; prefer
+                ``order=`` to only set an order).
+        """
+        batch = self.get_next_batch(1, filtr)
+        return batch[0] if batch else None
+
+    def get_next_batch(self, num_combs: int, filtr: Filter | None = None) -> list[HashableDict]:
+        """Claim up to ``num_combs`` todo combinations at once (one journal write)."""
+        with self._session() as state:
+            self._recover_if_due()
+            keys = self._pick(num_combs, filtr)
+            if len(keys) < num_combs:
+                # nothing left: perhaps claims of dead owners or expired leases can come back
+                self._recover_if_due(force=True)
+                keys += self._pick(num_combs - len(keys), filtr, exclude=set(keys))
+            if not keys:
+                return []
+            try:
+                self._write(self._claim_lines(keys), durable=False)
+            except BaseException:
+                state._recount()  # the picked keys left the todo queue: rebuild it
+                raise
+            self._mine.update(keys)
+            space = state.space
+            combinations = [space.combination(space.index[k]) for k in keys]
+        _heartbeat.register(self)
+        return combinations
+
+    def _pick(self, count: int, filtr: Filter | None, exclude: set[str] | None = None) -> list[str]:
+        """Up to ``count`` todo keys, taken from the todo queue (or chosen by ``filtr``)."""
+        state = self._state
+        if count <= 0:
+            return []
+        if filtr is None:
+            keys: list[str] = []
+            while len(keys) < count:
+                key = state.next_todo()
+                if key is None:
+                    break
+                keys.append(key)
+            return keys
+        todo = [k for k in state.todo_keys() if not exclude or k not in exclude]
+        candidates = self._combinations(todo)
+        by_id = {id(c): k for k, c in zip(todo, candidates)}
+        picked = []
+        for combination in filtr(candidates):
+            key = by_id.get(id(combination)) or param_key(combination)
+            if key in state.space.index and state.is_todo(key) and key not in picked:
+                picked.append(key)
+                if len(picked) >= count:
+                    break
+        return picked
+
+    def __iter__(self) -> Iterator[HashableDict]:
+        """Claim and yield combinations until none is left to claim; finish each with done()."""
+        while True:
+            combination = self.get_next()
+            if combination is None:
+                return
+            yield combination
+
+    @contextmanager
+    def claim(self, filtr: Filter | None = None) -> Iterator[HashableDict | None]:
+        """Claim one combination for the body of a ``with`` (None when nothing is left).
+
+        The combination is marked done when the body returns, given back (cancelled) on
+        KeyboardInterrupt or SystemExit, and failed on any other exception, which
+        propagates.
+
+        >>> with sweeper.claim() as combination:   # doctest: +SKIP
+        ...     run_experiment(combination)
+        """
+        combination = self.get_next(filtr)
+        if combination is None:
+            yield None
+            return
+        try:
+            yield combination
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            self.cancel(combination)
+            raise
+        except BaseException as err:
+            self.fail(combination, err)
+            raise
+        else:
+            self.done(combination)
+
+    # --- finishing ----------------------------------------------------------------------
+
+    def done(self, combination: Mapping[str, Any]) -> bool:
+        """Mark a combination done, durably (fsynced) before returning.
+
+        Returns False, with a :class:`ClaimLostWarning`, when this instance had claimed
+        it but the claim had been taken over meanwhile (the done still counts unless
+        the combination was done already).
+
+        Raises:
+            UnknownCombinationError: the combination is not in this instance's sweeps.
+        """
+        return self.done_batch([combination])
+
+    def done_batch(self, combinations: Iterable[Mapping[str, Any]]) -> bool:
+        """Mark several combinations done in one durable write; False if a claim was lost."""
+        keys = self._keys_of(combinations, "done")
+        return self._finish(keys, lambda me, key: encode_entry("D", key, me.id), "done")
+
+    def fail(
+        self, combination: Mapping[str, Any], error: Union[BaseException, str, None] = None
+    ) -> bool:
+        """Mark a combination failed (persisted), with the error's type and message.
+
+        Failed combinations are not handed out again unless ``retry_failed=True`` or
+        after ``reset()``. Returns False if this instance's claim had been lost.
+        """
+        return self.fail_batch([combination], error)
+
+    def fail_batch(
+        self,
+        combinations: Iterable[Mapping[str, Any]],
+        error: Union[BaseException, str, None] = None,
+    ) -> bool:
+        """Mark several combinations failed with the same error."""
+        keys = self._keys_of(combinations, "fail")
+        info = json.dumps(_error_info(error), separators=(",", ":"))
+        return self._finish(keys, lambda me, key: encode_entry("F", key, f"{me.id} {info}"), "fail")
+
+    def _finish(self, keys: list[str], line: Callable[[Owner, str], bytes], operation: str) -> bool:
+        lost = []
+        with self._session() as state:
+            me = self._me()
+            lines = []
+            for key in keys:
+                holder = state.claims.get(key)
+                if key in self._mine and holder != me.id:
+                    lost.append(key)
+                if key not in state.done:
+                    lines.append(line(me, key))
+            if lines:
+                self._write(lines, durable=True)
+            self._mine.difference_update(keys)
+        if lost:
+            warnings.warn(
+                f"{self._name}: {len(lost)} combination(s) marked {operation} by this process had been "
+                "taken over by another one (its lease expired, or a reset); "
+                + (
+                    "the result was still recorded"
+                    if operation == "done"
+                    else "nothing was changed"
+                )
+                + ". Raise lease= if work items take long and the heartbeat cannot keep up.",
+                ClaimLostWarning,
+                stacklevel=3,
+            )
+        return not lost
+
+    def skip(self, combination: Mapping[str, Any]) -> None:
+        """Give a combination back and skip it for the rest of this instance's life (as execo)."""
+        self.skip_batch([combination])
+
+    def skip_batch(self, combinations: Iterable[Mapping[str, Any]]) -> None:
+        keys = self._keys_of(combinations, "skip")
+        self._release(keys)
+        with self._mutex:
+            # a filter on what this instance hands out: shown as skipped while it is todo
+            self._state.skipped.update(k for k in keys if k not in self._state.done)
+
+    def cancel(self, combination: Mapping[str, Any]) -> None:
+        """Give a claimed combination back to todo (it is handed out again)."""
+        self.cancel_batch([combination])
+
+    def cancel_batch(self, combinations: Iterable[Mapping[str, Any]]) -> None:
+        self._release(self._keys_of(combinations, "cancel"))
+
+    def _release(self, keys: list[str]) -> None:
+        with self._session() as state:
+            me = self._me()
+            lines = [
+                encode_entry("R", key, me.id) for key in keys if state.claims.get(key) == me.id
+            ]
+            if lines:
+                self._write(lines, durable=False)
+            self._mine.difference_update(keys)
+
+    def reset(self, reset_inprogress: bool = False, reset_failed: bool = True) -> None:
+        """Start over: forget skipped and (by default) failed combinations; never done ones.
+
+        Args:
+            reset_inprogress: also return every claim, of every process, to todo.
+            reset_failed: failed combinations become todo again (for every process).
+        """
+        with self._session() as state:
+            me = self._me()
+            lines = []
+            if reset_inprogress and state.claims:
+                lines.append(encode_entry("Z", "inprogress", me.id))
+            if reset_failed and state.failed:
+                lines.append(encode_entry("Z", "failed", me.id))
+            if lines:
+                self._write(lines, durable=True)
+            state.skipped.clear()
+            state._recount()
+            if reset_inprogress:
+                self._mine.clear()
+
+    # --- crashed owners -----------------------------------------------------------------
+
+    def _recover_if_due(self, force: bool = False) -> list[tuple[str, str]]:
+        """Return to todo the claims of dead owners and of owners whose lease expired."""
+        now = time.monotonic()
+        if not force and now < self._next_recovery:
+            return []
+        self._next_recovery = now + min(1.0, self.heartbeat_interval)
+        state = self._state
+        me = self._me()
+        taken = []
+        for owner_id in list(state.owner_claims):
+            if owner_id == me.id:
+                continue
+            owner = state.owners.get(owner_id)
+            lease = owner.lease if owner is not None else self._lease
+            if owner is not None and is_dead(owner, me):
+                taken.append((owner_id, "dead"))
+            elif now - state.last_seen.get(owner_id, now) > lease + self._margin:
+                taken.append((owner_id, "expired"))
+        if taken and not self._readonly:
+            self._write([encode_entry("X", o, reason) for o, reason in taken], durable=False)
+        return taken
+
+    def recover(self) -> list[tuple[str, str]]:
+        """Take back now the claims of dead owners and expired leases; returns (owner, reason)."""
+        with self._session():
+            return self._recover_if_due(force=True)
+
+    def _heartbeat(self) -> bool:
+        """Renew this process's leases (called by the heartbeat thread); False if none held."""
+        with self._session() as state:
+            me = self._me()
+            if me.id not in state.owner_claims:
+                return False
+            self._write([encode_entry("H", me.id, f"{time.time():.3f}")], durable=False)
+            return True
+
+    # --- display ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def persistence_dir(self) -> str:
+        return self._dir
+
+    def __str__(self) -> str:
+        c = self.counts()
+        return (
+            f"{self._name} <{c['total']} total, {c['done']} done, {c['skipped']} skipped, "
+            f"{c['inprogress']} in progress, {c['remaining']} remaining, {c['failed']} failed>"
+        )
+
+    def __repr__(self) -> str:
+        return f"ParamSweeper({self._dir!r}, name={self._name!r})"
+
+    def __getstate__(self) -> None:
+        raise TypeError(
+            "a ParamSweeper is not pickled: open ParamSweeper(persistence_dir) in each process instead"
+        )
+
+
+def _looks_like_execo(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(1) == b"\x80" or os.path.exists(
+                os.path.join(os.path.dirname(path), "inprogress")
+            )
+    except OSError:
+        return False

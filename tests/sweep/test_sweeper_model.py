@@ -1,0 +1,229 @@
+"""A stateful model of ParamSweeper: every call, reopening, dropping and torn writes.
+
+The model is a plain dict of states; after every step each live sweeper instance
+must agree with it exactly, including the order in which todo combinations come.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import tempfile
+import warnings
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from sweepstack import sweep
+from sweepstack.errors import ClaimLostWarning, JournalWarning
+from sweepstack.sweep import ParamSweeper
+from sweepstack.sweep import _sweeper as sweeper_module
+from sweepstack.sweep._journal import encode_entry
+
+UNIVERSE = sweep({"a": [0, 1, 2], "b": ["x", "y"], "c": [None, True]})  # 12 combinations
+
+
+class SweeperModel(RuleBasedStateMachine):
+    instances = Bundle("instances")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = tempfile.mkdtemp(prefix="sweepstack-model-")
+        self.saved_compact = sweeper_module.COMPACT_MIN_ENTRIES
+        sweeper_module.COMPACT_MIN_ENTRIES = 8  # compact often: every path gets exercised
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore", JournalWarning)  # torn tails are expected here
+        warnings.simplefilter("ignore", ClaimLostWarning)  # checked through return values
+        self.state: dict[str, str] = {}  # key -> todo / inprogress / done / failed
+        self.live: dict[
+            int, tuple[ParamSweeper, list[str], set[str]]
+        ] = {}  # id -> (sweeper, order, skipped)
+        self.mine: dict[int, set[str]] = {}  # keys each instance claimed and has not finished
+        self.next_id = 0
+        self.keys = {}
+
+    def teardown(self) -> None:
+        sweeper_module.COMPACT_MIN_ENTRIES = self.saved_compact
+        self.warnings.__exit__(None, None, None)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _state_of(self, key: str) -> str:
+        return self.state.get(key, "todo")
+
+    # --- instances ------------------------------------------------------------------
+
+    @initialize(target=instances)
+    def first_instance(self):
+        return self.open_instance(list(range(len(UNIVERSE))))
+
+    @precondition(lambda self: len(self.live) < 3)
+    @rule(
+        target=instances,
+        subset=st.lists(st.integers(0, len(UNIVERSE) - 1), min_size=1, unique=True),
+    )
+    def open_instance(self, subset):
+        combinations = [UNIVERSE[i] for i in sorted(subset)]
+        sweeper = ParamSweeper(self.folder, combinations)
+        order = [sweeper.key_of(c) for c in combinations]
+        for c, k in zip(combinations, order):
+            self.keys[k] = c
+        ident = self.next_id
+        self.next_id += 1
+        self.live[ident] = (sweeper, order, set())
+        self.mine[ident] = set()
+        return ident
+
+    @rule(ident=instances)
+    def reopen(self, ident):
+        if ident not in self.live:
+            return
+        _, order, _ = self.live[ident]
+        self.live[ident] = (ParamSweeper(self.folder, [self.keys[k] for k in order]), order, set())
+        self.mine[ident] = set()
+
+    @rule(ident=instances)
+    def drop_without_cleanup(self, ident):
+        self.live.pop(ident, None)
+        self.mine.pop(ident, None)  # its claims stay in progress: this process is alive
+
+    # --- calls -------------------------------------------------------------------------
+
+    def _expected_next(self, ident):
+        _, order, skipped = self.live[ident]
+        for key in order:
+            if self._state_of(key) == "todo" and key not in skipped:
+                return key
+        return None
+
+    @rule(ident=instances)
+    def get_next(self, ident):
+        if ident not in self.live:
+            return
+        sweeper = self.live[ident][0]
+        expected = self._expected_next(ident)
+        got = sweeper.get_next()
+        assert (sweeper.key_of(got) if got is not None else None) == expected
+        if expected is not None:
+            self.state[expected] = "inprogress"
+            self.mine[ident].add(expected)
+
+    def _finish(self, ident, key):
+        """What done()/fail() must return: False only if this instance's claim was lost."""
+        lost = key in self.mine[ident] and self._state_of(key) != "inprogress"
+        self.mine[ident].discard(key)
+        return not lost
+
+    def _pick(self, ident, data):
+        _, order, _ = self.live[ident]
+        return data.draw(st.sampled_from(order))
+
+    @rule(ident=instances, data=st.data())
+    def done(self, ident, data):
+        if ident not in self.live:
+            return
+        key = self._pick(ident, data)
+        assert self.live[ident][0].done(self.keys[key]) == self._finish(ident, key)
+        self.state[key] = "done"
+        for _, _, skipped in self.live.values():
+            skipped.discard(key)
+
+    @rule(ident=instances, data=st.data())
+    def fail(self, ident, data):
+        if ident not in self.live:
+            return
+        key = self._pick(ident, data)
+        assert self.live[ident][0].fail(self.keys[key], RuntimeError("model")) == self._finish(
+            ident, key
+        )
+        if self._state_of(key) != "done":
+            self.state[key] = "failed"
+
+    @rule(ident=instances, data=st.data())
+    def skip(self, ident, data):
+        if ident not in self.live:
+            return
+        sweeper, _, skipped = self.live[ident]
+        key = self._pick(ident, data)
+        sweeper.skip(self.keys[key])
+        self.mine[ident].discard(key)
+        if self._state_of(key) == "inprogress":
+            self.state[key] = "todo"
+        if self._state_of(key) != "done":
+            skipped.add(key)
+
+    @rule(ident=instances, data=st.data())
+    def cancel(self, ident, data):
+        if ident not in self.live:
+            return
+        key = self._pick(ident, data)
+        self.live[ident][0].cancel(self.keys[key])
+        self.mine[ident].discard(key)
+        if self._state_of(key) == "inprogress":
+            self.state[key] = "todo"
+
+    @rule(ident=instances, inprogress=st.booleans(), failed=st.booleans())
+    def reset(self, ident, inprogress, failed):
+        if ident not in self.live:
+            return
+        sweeper, _, skipped = self.live[ident]
+        sweeper.reset(reset_inprogress=inprogress, reset_failed=failed)
+        skipped.clear()
+        if inprogress:
+            self.mine[ident].clear()
+        for key, value in list(self.state.items()):
+            if (value == "inprogress" and inprogress) or (value == "failed" and failed):
+                self.state[key] = "todo"
+
+    @rule(seed=st.integers(0, 2**32 - 1))
+    def crash_mid_write(self, seed):
+        """A writer killed mid-entry: a random prefix of an entry line ends the journal."""
+        if not os.path.exists(f"{self.folder}/journal"):
+            return  # the journal is created whole (rename): there is nothing to tear yet
+        rng = random.Random(seed)
+        line = encode_entry(
+            rng.choice("CDFR"), rng.choice(list(self.keys) or ["0" * 32]), "0123456789ab"
+        )
+        with open(f"{self.folder}/journal", "ab") as f:
+            f.write(line[: rng.randrange(1, len(line) - 1)])
+
+    # --- every instance agrees with the model ---------------------------------------------
+
+    @invariant()
+    def instances_agree_with_the_model(self):
+        for sweeper, order, skipped in self.live.values():
+            sweeper.update()
+            mine = set(order)
+            expect = {
+                s: {k for k in order if self._state_of(k) == s}
+                for s in ("done", "inprogress", "failed")
+            }
+            assert {sweeper.key_of(c) for c in sweeper.get_done()} == expect["done"]
+            assert {sweeper.key_of(c) for c in sweeper.get_inprogress()} == expect["inprogress"]
+            assert {sweeper.key_of(c) for c in sweeper.get_failed()} == expect["failed"]
+            visible_skipped = {k for k in skipped & mine if self._state_of(k) == "todo"}
+            assert {sweeper.key_of(c) for c in sweeper.get_skipped()} == visible_skipped
+            remaining = [k for k in order if self._state_of(k) == "todo" and k not in skipped]
+            assert [sweeper.key_of(c) for c in sweeper.get_remaining()] == remaining
+            counts = sweeper.counts()
+            assert counts["remaining"] == len(remaining)
+            assert counts["done"] == len(expect["done"]) and counts["failed"] == len(
+                expect["failed"]
+            )
+
+
+SweeperModel.TestCase.settings = settings(
+    max_examples=int(os.environ.get("SWEEPER_MODEL_EXAMPLES", "150")),
+    stateful_step_count=50,
+    deadline=None,
+)
+test_sweeper_agrees_with_a_plain_model = SweeperModel.TestCase
