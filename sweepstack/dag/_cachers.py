@@ -53,6 +53,8 @@ class Cacher:
     """
 
     extension: ClassVar[str] = ".bin"
+    keep_value: ClassVar[bool] = True
+    """Keep the stage's returned value in memory once saved; False: read the saved copy."""
 
     @property
     def name(self) -> str:
@@ -141,6 +143,7 @@ class PathCacher(Cacher):
     """
 
     extension = ""
+    keep_value = False  # readers get the copy in the cache, not the stage's own file
 
     def save(self, obj: Any, path: str) -> None:
         source = os.fspath(obj)

@@ -385,7 +385,7 @@ class Call:
             )
             cache.save(key, meta, _writer(stage.name, output, cacher, value), replace=self.replace)
             self.saved.add(output)
-            lazy = stage.lazy[i] or record.lazy
+            lazy = stage.lazy[i] or record.lazy or not getattr(cacher, "keep_value", True)
             if lazy and not record.ignore_lazy:
                 self.lazies[output] = Lazy.bound(
                     output, key, cacher, cache, stage.name, stage.resolve[i]
@@ -461,6 +461,8 @@ class Call:
                 missing=parts["missing"],
                 inputs=parts["inputs"],
             )
+            if "members" in parts:
+                entry["members"] = parts["members"]
         if self.status == HIT and self.metas:
             entry["cached_run"] = next(iter(self.metas.values())).get("run")
         if self.record.store_full:

@@ -202,6 +202,18 @@ class Stage:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # by reference, like a function: records pickle their graph to cross processes
+        try:
+            found = _import_stage(self._module, self._qualname)
+        except (ImportError, AttributeError):
+            found = None
+        if found is not self:
+            import pickle
+
+            raise pickle.PicklingError(
+                f"stage {self.name!r} cannot be pickled: it is not reachable as "
+                f"{self._module}.{self._qualname}. Define stages at module level so that "
+                "records can cross processes."
+            )
         return (_import_stage, (self._module, self._qualname))
 
     def __repr__(self) -> str:
