@@ -1,3 +1,21 @@
-"""The store layer: the experiment directory on disk, the one place that knows its layout."""
+"""The store layer: the experiment directory on disk, the one place that knows its layout.
 
-__all__: list[str] = []
+:func:`open` gives the :class:`Experiment` a user queries; :class:`ExperimentDir` is
+the handle the engine, the sweepers and the DAG write through.
+"""
+
+from sweepstack.store._directory import ExperimentDir
+from sweepstack.store._experiment import Experiment, open
+from sweepstack.store._fields import FieldDict, validate_field
+from sweepstack.store._results import Results
+from sweepstack.store._runs import Run
+
+__all__ = [
+    "Experiment",
+    "ExperimentDir",
+    "FieldDict",
+    "Results",
+    "Run",
+    "open",
+    "validate_field",
+]

@@ -1,0 +1,195 @@
+"""Per-combination records: one file per key, and one index log per writing process.
+
+``records/<sweep>/<kk>/<key>.json`` is the record, authoritative, replaced atomically
+at each attempt. After writing it, the writer appends a summary of it (what a results
+table shows) to its own index log ``records/<sweep>/_log/<host>-<pid>-<random>.jsonl``,
+with the inode number of the file it wrote. A log has one writer, so appending to it
+needs no lock and no O_APPEND atomicity between NFS clients; the log is opened, appended
+and closed for each record, and closing flushes it to the server (close-to-open).
+
+The log is only an index, read by :mod:`sweepstack.store._results` to build a table of
+100,000 records without opening 100,000 files. It may lag behind the files (a writer
+killed between the rename and the append) but never wins over them: see that module.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from sweepstack.errors import CorruptEntryError, StoreValueError, StoreWriteError
+from sweepstack.store._atomic import atomic_write, read_bytes, reason_of
+from sweepstack.store._format import (
+    RECORD_LOG_DIR,
+    RECORD_LOG_SUFFIX,
+    RECORD_SUFFIX,
+    encode_log_header,
+    encode_log_line,
+    encode_record,
+    parse_record,
+    record_summary,
+    shard,
+    utc_now,
+)
+from sweepstack.store._names import HOST, check_key, check_name, writer_tag
+
+__all__ = ["RecordStore"]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _IndexLog:
+    """This process's index log of one sweep; created on first append."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        self.path = os.path.join(folder, writer_tag() + RECORD_LOG_SUFFIX)
+        self.created = False
+
+    def append(self, line: bytes) -> None:
+        flags = os.O_WRONLY | os.O_APPEND
+        if not self.created:
+            os.makedirs(self.folder, exist_ok=True)
+            flags |= os.O_CREAT | os.O_EXCL
+        fd = os.open(self.path, flags, 0o644)
+        try:
+            if not self.created:
+                self.created = True
+                line = encode_log_header(HOST, os.getpid(), utc_now()) + line
+            _write_all(fd, line)
+        finally:
+            os.close(fd)
+
+
+class RecordStore:
+    """The records of one experiment directory (``DIR/records``).
+
+    Safe to share between threads; after a fork the child writes its own logs. Pickles
+    as its folder only.
+    """
+
+    def __init__(self, records_dir: str) -> None:
+        self.folder = records_dir
+        self._lock = threading.Lock()
+        self._made: set[str] = set()
+        self._logs: dict[str, _IndexLog] = {}
+        self._pid = os.getpid()
+
+    def path(self, sweep: str, key: str) -> str:
+        """Where the record of ``key`` in ``sweep`` is (whether it exists or not).
+
+        Raises:
+            StoreValueError: ``sweep`` or ``key`` cannot name a file.
+        """
+        check_name("sweep name", sweep)
+        check_key(key)
+        return os.path.join(self.folder, sweep, shard(key), key + RECORD_SUFFIX)
+
+    def read(self, sweep: str, key: str) -> dict[str, Any] | None:
+        """The record of ``key``, or None if there is none.
+
+        Raises:
+            StoreValueError: ``sweep`` or ``key`` cannot name a file.
+            CorruptEntryError: the record file is unreadable.
+            FormatVersionError: it was written by a newer sweepstack.
+        """
+        path = self.path(sweep, key)
+        try:
+            data = read_bytes(path)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise CorruptEntryError(path, f"cannot be read ({reason_of(err)})") from err
+        return parse_record(path, data)
+
+    def write(
+        self, sweep: str, key: str, document: Mapping[str, Any], *, fsync: bool = True
+    ) -> dict[str, Any]:
+        """Write the record of ``key``, as its next attempt; return what was written.
+
+        Fills ``key``, ``sweep``, ``attempt`` (the stored one + 1), ``written`` and, when
+        missing, ``host`` and ``pid``. Cost: one read, one atomic write and one append,
+        whatever the number of records. ``fsync=False`` is for benchmarks and tests.
+
+        Raises:
+            StoreValueError: ``sweep`` or ``key`` cannot name a file, or the document
+                names another key or sweep.
+            UnstorableValueError: a value of the document is not JSON.
+            StoreWriteError: the record could not be written; the previous one is intact.
+        """
+        path = self.path(sweep, key)
+        for name, expected in (("key", key), ("sweep", sweep)):
+            if document.get(name, expected) != expected:
+                raise StoreValueError(
+                    f"record {name}", document.get(name), f"{expected!r}, as passed to write_record"
+                )
+        record = dict(document)
+        record.update(
+            key=key, sweep=sweep, attempt=self._previous_attempt(path) + 1, written=utc_now()
+        )
+        record.setdefault("host", HOST)
+        record.setdefault("pid", os.getpid())
+        data = encode_record(record)
+        self._make_folder(os.path.dirname(path))
+        inode = [0]
+
+        def write(fd: int) -> None:
+            _write_all(fd, data)
+            inode[0] = os.fstat(fd).st_ino  # the file's number once renamed to its key
+
+        atomic_write(path, write, fsync=fsync)
+        # Crash window: the record is in place, its index line not yet. Readers compare
+        # the inode in the index with the one in the folder listing and read the file
+        # itself when they differ, so the window costs them one read, never a stale row.
+        self._index(sweep, {**record_summary(record), "ino": inode[0]})
+        return parse_record(path, data)
+
+    def _previous_attempt(self, path: str) -> int:
+        try:
+            previous = parse_record(path, read_bytes(path))
+        except FileNotFoundError:
+            return 0
+        except (CorruptEntryError, OSError):
+            return 1  # there was an attempt, whose number is lost with the file
+        attempt = previous.get("attempt")
+        return attempt if isinstance(attempt, int) and attempt > 0 else 1
+
+    def _make_folder(self, folder: str) -> None:
+        if folder in self._made:
+            return
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as err:
+            raise StoreWriteError(folder, reason_of(err)) from err
+        self._made.add(folder)
+
+    def _index(self, sweep: str, entry: dict[str, Any]) -> None:
+        line = encode_log_line(entry)
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's logs are the parent's
+                self._pid = os.getpid()
+                self._logs.clear()
+            log = self._logs.get(sweep)
+            if log is None:
+                log = self._logs[sweep] = _IndexLog(
+                    os.path.join(self.folder, sweep, RECORD_LOG_DIR)
+                )
+            try:
+                log.append(line)
+            except OSError:
+                # The record itself is stored; only its index line is missing, which
+                # readers make up for by reading the file. A log that failed mid-line is
+                # abandoned so that no later line is glued to the torn one.
+                del self._logs[sweep]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"folder": self.folder}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["folder"])  # type: ignore[misc]

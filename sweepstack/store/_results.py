@@ -1,0 +1,244 @@
+"""Reading every record of a sweep at once: the results table.
+
+Two sources are reconciled:
+
+- a listing of the record files (``os.scandir`` of the 256 shard folders), which says
+  which keys exist and, for free, the inode number of each file;
+- the index logs, read in bulk, which hold a summary of each record version written,
+  with the inode number of the file it was written to.
+
+For each listed key, the summary with the highest attempt is used if its inode number
+is the file's; otherwise (no index line: the writer died between the rename and the
+append, or the directory was copied; or a newer version was renamed in meanwhile) the
+file itself is read. So the files decide, and the logs only save reading them. A key
+with index lines but no file (deleted or quarantined) is left out. Unreadable files
+and index lines are skipped and returned as errors.
+
+The one case the comparison cannot see: a version whose index line is missing, written
+to a file whose inode number is that of an earlier indexed version of the same key
+(freed by the rename, then reused). ``verify=True`` reads every file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from sweepstack.errors import CorruptEntryError, OptionalDependencyError
+from sweepstack.store._atomic import read_bytes, reason_of
+from sweepstack.store._format import (
+    RECORD_LOG_DIR,
+    RECORD_LOG_SUFFIX,
+    RECORD_SUFFIX,
+    parse_log,
+    parse_record,
+    record_summary,
+)
+
+__all__ = ["COLUMNS", "Results", "list_records", "row", "scan"]
+
+COLUMNS = (
+    "sweep",
+    "key",
+    "status",
+    "run",
+    "host",
+    "attempt",
+    "started",
+    "ended",
+    "duration",
+    "exception",
+)
+"""Columns of every row, besides the parameters and fields."""
+
+_RESERVED = frozenset(COLUMNS)
+_SUFFIX_LENGTH = len(RECORD_SUFFIX)
+
+
+def list_records(sweep_dir: str) -> dict[str, tuple[int, str]]:
+    """Every record file of a sweep: key -> (inode number, path)."""
+    found: dict[str, tuple[int, str]] = {}
+    try:
+        shards = [e for e in os.scandir(sweep_dir) if len(e.name) == 2 and e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    for folder in shards:
+        try:
+            entries = os.scandir(folder.path)
+        except FileNotFoundError:
+            continue
+        with entries:
+            for entry in entries:
+                name = entry.name
+                # a leading "." is a temporary file (or an NFS silly rename), never a record
+                if name.endswith(RECORD_SUFFIX) and not name.startswith("."):
+                    found[name[:-_SUFFIX_LENGTH]] = (entry.inode(), entry.path)
+    return found
+
+
+def _read_index(sweep_dir: str) -> tuple[dict[str, dict[str, Any]], list[CorruptEntryError]]:
+    """The latest index entry of each key (highest attempt; the later line on a tie)."""
+    latest: dict[str, dict[str, Any]] = {}
+    errors: list[CorruptEntryError] = []
+    folder = os.path.join(sweep_dir, RECORD_LOG_DIR)
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return latest, errors
+    for name in names:
+        if not name.endswith(RECORD_LOG_SUFFIX) or name.startswith("."):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            data = read_bytes(path)
+        except FileNotFoundError:
+            continue
+        except OSError as err:
+            errors.append(CorruptEntryError(path, f"cannot be read ({reason_of(err)})"))
+            continue
+        entries, problems = parse_log(path, data)
+        errors.extend(problems)
+        for entry in entries:
+            key = entry["key"]
+            seen = latest.get(key)
+            if seen is None or entry["attempt"] >= seen["attempt"]:
+                latest[key] = entry
+    return latest, errors
+
+
+def scan(
+    sweep_dir: str, verify: bool = False
+) -> tuple[list[dict[str, Any]], list[CorruptEntryError]]:
+    """The summary of every record of a sweep, by key, and what could not be read.
+
+    Raises:
+        FormatVersionError: a record or log of a newer format.
+    """
+    files = list_records(sweep_dir)
+    latest, errors = ({}, []) if verify else _read_index(sweep_dir)
+    summaries = []
+    for key in sorted(files):
+        inode, path = files[key]
+        entry = latest.get(key)
+        if entry is not None and entry["ino"] == inode:
+            summaries.append(entry)
+            continue
+        document = _read_record(path, key, errors)
+        if document is not None:
+            summaries.append(record_summary(document))
+    return summaries, errors
+
+
+def _read_record(path: str, key: str, errors: list[CorruptEntryError]) -> dict[str, Any] | None:
+    try:
+        document = parse_record(path, read_bytes(path))
+    except FileNotFoundError:
+        return None  # removed since the listing
+    except CorruptEntryError as err:
+        errors.append(err)
+        return None
+    except OSError as err:
+        errors.append(CorruptEntryError(path, f"cannot be read ({reason_of(err)})"))
+        return None
+    if document["key"] != key:
+        errors.append(CorruptEntryError(path, f"it holds the record of key {document['key']!r}"))
+        return None
+    return document
+
+
+def iter_documents(sweep_dir: str, errors: list[CorruptEntryError]) -> Iterator[dict[str, Any]]:
+    """Every whole record of a sweep, by key, read from the files (appends to ``errors``)."""
+    files = list_records(sweep_dir)
+    for key in sorted(files):
+        document = _read_record(files[key][1], key, errors)
+        if document is not None:
+            yield document
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, Mapping) and value:
+        for name, item in value.items():
+            _flatten(f"{prefix}.{name}", item, out)
+    else:
+        out[prefix] = value
+
+
+def row(sweep: str, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """One flat row of a results table.
+
+    Nested dicts (of params or fields) become dotted names: ``{"opt": {"lr": 0.1}}``
+    gives ``opt.lr``. A parameter named like a column gets the prefix ``params.``, a
+    field named like a column or a parameter the prefix ``fields.``.
+
+    >>> row("main", {"key": "ab12", "status": "done", "params": {"n": 10},
+    ...              "fields": {"n": 1, "acc": 0.5}, "attempt": 1})["fields.n"]
+    1
+    """
+    out: dict[str, Any] = {
+        "sweep": sweep,
+        "key": summary.get("key"),
+        "status": summary.get("status"),
+    }
+    params = summary.get("params")
+    flat: dict[str, Any] = {}
+    if isinstance(params, Mapping):
+        for name, value in params.items():
+            _flatten(str(name), value, flat)
+    for name, value in flat.items():
+        out["params." + name if name in _RESERVED else name] = value
+    fields = summary.get("fields")
+    flat = {}
+    if isinstance(fields, Mapping):
+        for name, value in fields.items():
+            _flatten(str(name), value, flat)
+    for name, value in flat.items():
+        out["fields." + name if name in _RESERVED or name in out else name] = value
+    exception = summary.get("exception")
+    if isinstance(exception, Mapping):
+        exception = f"{exception.get('type')}: {exception.get('message')}"
+    out.update(
+        run=summary.get("run"),
+        host=summary.get("host"),
+        attempt=summary.get("attempt"),
+        started=summary.get("started"),
+        ended=summary.get("ended"),
+        duration=summary.get("duration"),
+        exception=exception,
+    )
+    return out
+
+
+class Results(list[dict[str, Any]]):
+    """Rows of a results table: one flat dict per combination (see :func:`row`).
+
+    ``errors`` lists the entries that could not be read (a
+    :class:`~sweepstack.errors.CorruptEntryError` each, with its path); they are left
+    out of the rows.
+    """
+
+    def __init__(
+        self,
+        rows: Iterable[dict[str, Any]] | None = None,
+        errors: Iterable[CorruptEntryError] | None = None,
+    ) -> None:
+        super().__init__(rows or ())
+        self.errors = list(errors or ())
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame with one row per combination.
+
+        Raises:
+            OptionalDependencyError: pandas is not installed.
+        """
+        try:
+            import pandas
+        except ImportError:
+            raise OptionalDependencyError("pandas", "pandas", "Results.to_dataframe()") from None
+        if not self:
+            return pandas.DataFrame(columns=list(COLUMNS))
+        return pandas.DataFrame(list(self))
+
+    def __repr__(self) -> str:
+        errors = f", {len(self.errors)} unreadable" if self.errors else ""
+        return f"<Results: {len(self)} rows{errors}>"
