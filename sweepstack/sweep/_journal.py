@@ -144,14 +144,14 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def append(self, lines: list[bytes], durable: bool) -> None:
+    def append(self, entries: list[Entry], durable: bool) -> None:
         """Write entries at the end of the valid journal; fsync when ``durable``.
 
         The caller holds the lock and has opened the journal in this session. The
         entries are applied to the state only once written.
         """
         assert self._fd is not None and not self.readonly
-        data = b"".join(lines)
+        data = b"".join([encode_entry(*entry) for entry in entries])
         written = os.pwrite(self._fd, data, self.offset)
         end = self.offset + written
         if written < len(data):  # the disk filled up in the middle of the entries
@@ -162,11 +162,9 @@ class Journal:
         if durable:
             os.fsync(self._fd)
         self.offset = end
-        for line in lines:
-            entry = parse_entry(line[:-1])
-            assert entry is not None
+        for entry in entries:
             self._apply(entry)
-        self.entries_since_snapshot += len(lines)
+        self.entries_since_snapshot += len(entries)
 
     # --- reading ----------------------------------------------------------------------
 

@@ -121,6 +121,18 @@ def _encoded_items(mapping: Mapping[Any, Any]) -> list[str]:
 
 
 def _encode_item(k: Any, v: Any) -> str:
+    if type(k) is str:  # the usual case, without the general encoder's calls
+        kind = type(v)
+        if kind is int:
+            return f"s{len(k)}:{k}i{v};"
+        if kind is str:
+            return f"s{len(k)}:{k}s{len(v)}:{v}"
+        if kind is float:
+            return f"s{len(k)}:{k}f{v.hex()};"
+        if kind is bool:
+            return f"s{len(k)}:{k}{'T' if v else 'F'}"
+        if v is None:
+            return f"s{len(k)}:{k}N"
     parts: list[str] = []
     try:
         _encode(k, parts)
@@ -206,12 +218,27 @@ def param_key(combination: Mapping[str, Any]) -> str:
     """
     if not isinstance(combination, Mapping):
         raise UnkeyableValueError("<combination>", type(combination).__name__, "a dict of factors")
-    out = [_PREFIX, "{"]
     try:
-        out.extend(_encoded_items(combination))
+        return key_of_items(_encoded_items(combination))
     except _Unkeyable as err:
         factor, path = _describe(err.parts)
         raise UnkeyableValueError(factor, err.type_name, path) from None
-    out.append("}")
-    data = "".join(out).encode("utf-8", "surrogatepass")
+
+
+def key_of_items(items: list[str]) -> str:
+    """The key of a combination from the sorted canonical texts of its items."""
+    data = f"{_PREFIX}{{{''.join(items)}}}".encode("utf-8", "surrogatepass")
     return hashlib.sha256(data).hexdigest()[:KEY_LENGTH]
+
+
+def item_text(factor: Any, value: Any) -> str:
+    """The canonical text of one (factor, value) item of a combination.
+
+    Raises:
+        UnkeyableValueError: the value has no stable key.
+    """
+    try:
+        return _encode_item(factor, value)
+    except _Unkeyable as err:
+        name, path = _describe(err.parts)
+        raise UnkeyableValueError(name, err.type_name, path) from None

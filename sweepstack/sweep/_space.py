@@ -21,8 +21,8 @@ from typing import Any
 
 from sweepstack.errors import JournalCorruptError
 from sweepstack.store._atomic import atomic_write, read_bytes
-from sweepstack.sweep._combinations import HashableDict
-from sweepstack.sweep._keys import KEY_LENGTH, canonical, param_key
+from sweepstack.sweep._combinations import HashableDict, _gc_paused
+from sweepstack.sweep._keys import KEY_LENGTH, canonical, item_text, key_of_items, param_key
 
 __all__ = ["Space", "decode_value", "encode_value"]
 
@@ -76,6 +76,14 @@ def decode_value(data: Any) -> Any:
     return {k: decode_value(v) for k, v in data.items()}
 
 
+_MEMO_SAFE = (str, int, bool, float, type(None))
+_IDENTITY_BY_VALUE = (str, int, bool, type(None))  # floats need their hex: 0.0 and -0.0
+
+
+def _hashable(combination: Mapping[Any, Any]) -> HashableDict:
+    return combination if type(combination) is HashableDict else HashableDict(combination)
+
+
 def _level_id(value: Any) -> Any:
     """Identity of a level: equal only for equal values of the same type (0.0 and -0.0 apart)."""
     kind = type(value)
@@ -98,28 +106,86 @@ class Space:
         keys: list[str],
         combinations: list[HashableDict | None],
         columns: tuple[list[Any], list[list[Any]], list[array]] | None = None,
+        index: dict[str, int] | None = None,
     ) -> None:
         self.keys = keys
-        self.index: dict[str, int] = {k: i for i, k in enumerate(keys)}
+        self.index: dict[str, int] = index if index is not None else {k: i for i, k in enumerate(keys)}
         self._combinations = combinations
         self._columns = columns  # (factors, levels per factor, codes per factor) when loaded
 
     @classmethod
-    def from_combinations(cls, combinations: Iterable[Mapping[Any, Any]]) -> Space:
-        """A space of the given combinations, in their order (plain dicts become HashableDicts)."""
+    def from_combinations(cls, combinations: Iterable[Mapping[Any, Any]], columns: bool = False) -> Space:
+        """A space of the given combinations, in their order (plain dicts become HashableDicts).
+
+        With ``columns=True`` the column-wise form for :meth:`save` is built in the same
+        pass as the keys: each distinct (factor, level) item is encoded once, which is
+        most of the cost of both.
+        """
+        combinations = list(combinations)
+        n = len(combinations)
         keys: list[str] = []
         kept: list[HashableDict | None] = []
-        seen: set[str] = set()
-        for combination in combinations:
-            key = param_key(combination)
-            if key in seen:
-                continue
-            seen.add(key)
-            keys.append(key)
-            kept.append(
-                combination if type(combination) is HashableDict else HashableDict(combination)
-            )
-        return cls(keys, kept)
+        index: dict[str, int] = {}
+        factor_of: dict[Any, int] = {}
+        factors: list[Any] = []
+        levels: list[list[Any]] = []
+        level_of: list[dict[Any, int]] = []
+        codes: list[array] = []
+        memo: dict[tuple[Any, type, Any], tuple[str, int, int]] = {}
+
+        def encode(factor: Any, value: Any) -> tuple[str, int, int]:
+            f = factor_of.get(factor)
+            if f is None:
+                f = factor_of[factor] = len(factors)
+                factors.append(factor)
+                levels.append([])
+                level_of.append({})
+                codes.append(array("i", [-1]) * n)
+            kind = type(value)
+            ident = (kind, value) if kind in _IDENTITY_BY_VALUE else _level_id(value)
+            code = level_of[f].get(ident)
+            if code is None:
+                code = level_of[f][ident] = len(levels[f])
+                levels[f].append(value)
+            return item_text(factor, value), f, code
+
+        with _gc_paused():
+            for combination in combinations:
+                if not columns:
+                    key = param_key(combination)
+                    if key not in index:
+                        index[key] = len(keys)
+                        keys.append(key)
+                        kept.append(_hashable(combination))
+                    continue
+                position = len(keys)
+                texts = []
+                for factor, value in combination.items():
+                    kind = type(value)
+                    if kind in _MEMO_SAFE and (kind is not float or (value and value == value)):
+                        memo_key = (factor, kind, value)
+                        entry = memo.get(memo_key)
+                        if entry is None:
+                            entry = memo[memo_key] = encode(factor, value)
+                    else:
+                        entry = encode(factor, value)
+                    texts.append(entry[0])
+                    codes[entry[1]][position] = entry[2]
+                texts.sort()
+                key = key_of_items(texts)
+                if key in index:  # a duplicate: undo its codes, keep the first occurrence
+                    for column in codes:
+                        column[position] = -1
+                    continue
+                index[key] = position
+                keys.append(key)
+                kept.append(_hashable(combination))
+        space = cls(keys, kept, index=index)
+        if columns:
+            for column in codes:
+                del column[len(keys) :]
+            space._columns = (factors, levels, codes)
+        return space
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -31,7 +31,7 @@ from sweepstack.store._format import SWEEPER_LOCK, SWEEPER_SWEEPS
 from sweepstack.store._locks import file_lock
 from sweepstack.sweep import _heartbeat
 from sweepstack.sweep._combinations import HashableDict
-from sweepstack.sweep._journal import Journal, encode_entry
+from sweepstack.sweep._journal import Entry, Journal
 from sweepstack.sweep._keys import param_key
 from sweepstack.sweep._owner import Owner, current_owner, is_dead
 from sweepstack.sweep._space import Space
@@ -177,7 +177,10 @@ class ParamSweeper:
         self._lock = None if readonly else file_lock(os.path.join(self._dir, SWEEPER_LOCK))
         self._owner: Owner | None = None
         self._owner_pid = 0
-        self._mine: set[str] = set()  # keys this instance claimed and has not finished
+        # what this instance claimed and has not finished: key -> the combination handed out,
+        # and id(combination) -> key, so finishing it needs no key computation
+        self._mine: dict[str, HashableDict] = {}
+        self._handed: dict[int, str] = {}
         self._next_recovery = 0.0
         self.set_sweeps(sweeps, save_sweeps)
 
@@ -208,12 +211,12 @@ class ParamSweeper:
         pid = os.getpid()
         if self._owner is None or self._owner_pid != pid:
             if self._owner is not None:
-                self._mine.clear()  # a forked child: the claims are its parent's
+                self._forget(list(self._mine))  # a forked child: the claims are its parent's
             self._owner = current_owner(self._lease)
             self._owner_pid = pid
         return self._owner
 
-    def _write(self, lines: list[bytes], durable: bool) -> None:
+    def _write(self, lines: list[Entry], durable: bool) -> None:
         """Append entries (inside a session), declaring this owner first when needed."""
         if self._readonly:
             raise StoreWriteError(self._dir, "this sweeper was opened read-only")
@@ -221,13 +224,13 @@ class ParamSweeper:
         if self._journal.entries_since_snapshot > max(COMPACT_MIN_ENTRIES, self._state.size()):
             self._journal.compact(self._state.document())
 
-    def _claim_lines(self, keys: list[str]) -> list[bytes]:
+    def _claim_lines(self, keys: list[str]) -> list[Entry]:
         me = self._me()
-        lines = []
+        lines: list[Entry] = []
         if me.id not in self._state.owners:
-            lines.append(encode_entry("O", me.id, json.dumps(me.to_json(), separators=(",", ":"))))
+            lines.append(("O", me.id, json.dumps(me.to_json(), separators=(",", ":"))))
         at = f"{me.id} {time.time():.3f}"
-        lines += [encode_entry("C", key, at) for key in keys]
+        lines += [("C", key, at) for key in keys]
         return lines
 
     # --- what the sweeper holds -----------------------------------------------------------
@@ -244,8 +247,9 @@ class ParamSweeper:
         if sweeps is not None:
             sweeps = list(sweeps)
         if sweeps:
-            space = Space.from_combinations(sweeps)
-            if save_sweeps and not self._readonly and Space.saved_digest(path) != space.digest():
+            save = save_sweeps and not self._readonly
+            space = Space.from_combinations(sweeps, columns=save)
+            if save and Space.saved_digest(path) != space.digest():
                 space.save(path)
         else:
             try:
@@ -381,10 +385,20 @@ class ParamSweeper:
             raise UnknownCombinationError(dict(combination), self._name, "key_of")
         return key
 
+    def _forget(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            combination = self._mine.pop(key, None)
+            if combination is not None:
+                self._handed.pop(id(combination), None)
+
     def _keys_of(self, combinations: Iterable[Mapping[str, Any]], operation: str) -> list[str]:
         keys = []
         index = self._state.space.index
         for combination in combinations:
+            key = self._handed.get(id(combination))
+            if key is not None and self._mine.get(key) is combination:
+                keys.append(key)  # handed out by this instance: its key is known
+                continue
             key = param_key(combination)
             if key not in index:
                 raise UnknownCombinationError(dict(combination), self._name, operation)
@@ -435,9 +449,11 @@ class ParamSweeper:
             except BaseException:
                 state._recount()  # the picked keys left the todo queue: rebuild it
                 raise
-            self._mine.update(keys)
             space = state.space
             combinations = [space.combination(space.index[k]) for k in keys]
+            for key, combination in zip(keys, combinations):
+                self._mine[key] = combination
+                self._handed[id(combination)] = key
         _heartbeat.register(self)
         return combinations
 
@@ -517,7 +533,7 @@ class ParamSweeper:
     def done_batch(self, combinations: Iterable[Mapping[str, Any]]) -> bool:
         """Mark several combinations done in one durable write; False if a claim was lost."""
         keys = self._keys_of(combinations, "done")
-        return self._finish(keys, lambda me, key: encode_entry("D", key, me.id), "done")
+        return self._finish(keys, lambda me, key: ("D", key, me.id), "done")
 
     def fail(
         self, combination: Mapping[str, Any], error: Union[BaseException, str, None] = None
@@ -537,9 +553,9 @@ class ParamSweeper:
         """Mark several combinations failed with the same error."""
         keys = self._keys_of(combinations, "fail")
         info = json.dumps(_error_info(error), separators=(",", ":"))
-        return self._finish(keys, lambda me, key: encode_entry("F", key, f"{me.id} {info}"), "fail")
+        return self._finish(keys, lambda me, key: ("F", key, f"{me.id} {info}"), "fail")
 
-    def _finish(self, keys: list[str], line: Callable[[Owner, str], bytes], operation: str) -> bool:
+    def _finish(self, keys: list[str], line: Callable[[Owner, str], Entry], operation: str) -> bool:
         lost = []
         with self._session() as state:
             me = self._me()
@@ -552,7 +568,7 @@ class ParamSweeper:
                     lines.append(line(me, key))
             if lines:
                 self._write(lines, durable=True)
-            self._mine.difference_update(keys)
+            self._forget(keys)
         if lost:
             warnings.warn(
                 f"{self._name}: {len(lost)} combination(s) marked {operation} by this process had been "
@@ -590,11 +606,11 @@ class ParamSweeper:
         with self._session() as state:
             me = self._me()
             lines = [
-                encode_entry("R", key, me.id) for key in keys if state.claims.get(key) == me.id
+                ("R", key, me.id) for key in keys if state.claims.get(key) == me.id
             ]
             if lines:
                 self._write(lines, durable=False)
-            self._mine.difference_update(keys)
+            self._forget(keys)
 
     def reset(self, reset_inprogress: bool = False, reset_failed: bool = True) -> None:
         """Start over: forget skipped and (by default) failed combinations; never done ones.
@@ -607,15 +623,15 @@ class ParamSweeper:
             me = self._me()
             lines = []
             if reset_inprogress and state.claims:
-                lines.append(encode_entry("Z", "inprogress", me.id))
+                lines.append(("Z", "inprogress", me.id))
             if reset_failed and state.failed:
-                lines.append(encode_entry("Z", "failed", me.id))
+                lines.append(("Z", "failed", me.id))
             if lines:
                 self._write(lines, durable=True)
             state.skipped.clear()
             state._recount()
             if reset_inprogress:
-                self._mine.clear()
+                self._forget(list(self._mine))
 
     # --- crashed owners -----------------------------------------------------------------
 
@@ -638,7 +654,7 @@ class ParamSweeper:
             elif now - state.last_seen.get(owner_id, now) > lease + self._margin:
                 taken.append((owner_id, "expired"))
         if taken and not self._readonly:
-            self._write([encode_entry("X", o, reason) for o, reason in taken], durable=False)
+            self._write([("X", o, reason) for o, reason in taken], durable=False)
         return taken
 
     def recover(self) -> list[tuple[str, str]]:
@@ -652,7 +668,7 @@ class ParamSweeper:
             me = self._me()
             if me.id not in state.owner_claims:
                 return False
-            self._write([encode_entry("H", me.id, f"{time.time():.3f}")], durable=False)
+            self._write([("H", me.id, f"{time.time():.3f}")], durable=False)
             return True
 
     # --- display ------------------------------------------------------------------------
