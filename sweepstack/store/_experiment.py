@@ -18,7 +18,7 @@ from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._fields import FieldDict
 from sweepstack.store._format import RECORDS_DIR
 from sweepstack.store._names import check_name
-from sweepstack.store._results import Results, iter_documents, row, scan
+from sweepstack.store._results import Results, gc_paused, iter_documents, row, scan
 from sweepstack.store._runs import Run
 
 __all__ = ["Experiment", "open"]
@@ -146,10 +146,11 @@ class Experiment:
         """
         rows: list[dict[str, Any]] = []
         errors: list[CorruptEntryError] = []
-        for name in self._sweep_names(sweep):
-            summaries, problems = scan(os.path.join(self.path, RECORDS_DIR, name), verify)
-            rows.extend(row(name, summary) for summary in summaries)
-            errors.extend(problems)
+        with gc_paused():
+            for name in self._sweep_names(sweep):
+                summaries, problems = scan(os.path.join(self.path, RECORDS_DIR, name), verify)
+                rows.extend(row(name, summary) for summary in summaries)
+                errors.extend(problems)
         return Results(rows, errors)
 
     # --- pickling --------------------------------------------------------------------------

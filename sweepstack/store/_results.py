@@ -21,6 +21,8 @@ to a file whose inode number is that of an earlier indexed version of the same k
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -36,7 +38,7 @@ from sweepstack.store._format import (
     record_summary,
 )
 
-__all__ = ["COLUMNS", "Results", "list_records", "row", "scan"]
+__all__ = ["COLUMNS", "Results", "gc_paused", "iter_documents", "list_records", "row", "scan"]
 
 COLUMNS = (
     "sweep",
@@ -54,6 +56,22 @@ COLUMNS = (
 
 _RESERVED = frozenset(COLUMNS)
 _SUFFIX_LENGTH = len(RECORD_SUFFIX)
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a large table.
+
+    Parsing 100,000 records allocates millions of containers, none of them garbage,
+    which sets off many useless collections (a fifth of the time of results()).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def list_records(sweep_dir: str) -> dict[str, tuple[int, str]]:
@@ -156,12 +174,14 @@ def iter_documents(sweep_dir: str, errors: list[CorruptEntryError]) -> Iterator[
             yield document
 
 
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
-    if isinstance(value, Mapping) and value:
-        for name, item in value.items():
-            _flatten(f"{prefix}.{name}", item, out)
-    else:
-        out[prefix] = value
+def _flat_items(mapping: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(dotted name, value) of every leaf of a dict; an empty dict is a leaf."""
+    for name, value in mapping.items():
+        if type(value) is dict and value:
+            for inner, leaf in _flat_items(value):
+                yield f"{name}.{inner}", leaf
+        else:
+            yield name, value
 
 
 def row(sweep: str, summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -175,37 +195,42 @@ def row(sweep: str, summary: Mapping[str, Any]) -> dict[str, Any]:
     ...              "fields": {"n": 1, "acc": 0.5}, "attempt": 1})["fields.n"]
     1
     """
-    out: dict[str, Any] = {
-        "sweep": sweep,
-        "key": summary.get("key"),
-        "status": summary.get("status"),
-    }
-    params = summary.get("params")
-    flat: dict[str, Any] = {}
-    if isinstance(params, Mapping):
+    # the hot loop of results(): 100,000 calls, so plain type checks (summaries are
+    # parsed JSON: plain dicts) and a fast path for the usual flat scalar values
+    get = summary.get
+    out: dict[str, Any] = {"sweep": sweep, "key": get("key"), "status": get("status")}
+    params = get("params")
+    if type(params) is dict:
         for name, value in params.items():
-            _flatten(str(name), value, flat)
-    for name, value in flat.items():
-        out["params." + name if name in _RESERVED else name] = value
-    fields = summary.get("fields")
-    flat = {}
-    if isinstance(fields, Mapping):
+            if type(value) is dict and value:
+                for dotted, leaf in _flat_items({name: value}):
+                    out["params." + dotted if dotted in _RESERVED else dotted] = leaf
+            elif name in _RESERVED:
+                out["params." + name] = value
+            else:
+                out[name] = value
+    fields = get("fields")
+    if type(fields) is dict:
         for name, value in fields.items():
-            _flatten(str(name), value, flat)
-    for name, value in flat.items():
-        out["fields." + name if name in _RESERVED or name in out else name] = value
-    exception = summary.get("exception")
-    if isinstance(exception, Mapping):
+            if type(value) is dict and value:
+                for dotted, leaf in _flat_items({name: value}):
+                    out["fields." + dotted if dotted in _RESERVED or dotted in out else dotted] = (
+                        leaf
+                    )
+            elif name in _RESERVED or name in out:
+                out["fields." + name] = value
+            else:
+                out[name] = value
+    exception = get("exception")
+    if type(exception) is dict:
         exception = f"{exception.get('type')}: {exception.get('message')}"
-    out.update(
-        run=summary.get("run"),
-        host=summary.get("host"),
-        attempt=summary.get("attempt"),
-        started=summary.get("started"),
-        ended=summary.get("ended"),
-        duration=summary.get("duration"),
-        exception=exception,
-    )
+    out["run"] = get("run")
+    out["host"] = get("host")
+    out["attempt"] = get("attempt")
+    out["started"] = get("started")
+    out["ended"] = get("ended")
+    out["duration"] = get("duration")
+    out["exception"] = exception
     return out
 
 

@@ -13,13 +13,11 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sweepstack.errors import CorruptEntryError, StoreValueError, StoreWriteError
 from sweepstack.store._atomic import atomic_create, atomic_write, read_bytes
-from sweepstack.store._environment import session
 from sweepstack.store._format import (
     RUN_SUFFIX,
     RUNS_HINT,
@@ -110,6 +108,8 @@ class Run:
         if status not in FINAL_STATUSES:
             raise StoreValueError("run status", status, ", ".join(map(repr, FINAL_STATUSES)))
         if isinstance(error, BaseException):
+            import traceback
+
             error = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         self.update(status=status, ended=utc_now(), error=error)
 
@@ -180,6 +180,8 @@ def start_run(
         raise StoreValueError(
             "run entry", fixed[0], "an entry other than " + ", ".join(sorted(_FIXED))
         )
+    from sweepstack.store._environment import session  # git, getpass...: only when a run starts
+
     started = utc_now()
     base = {
         "name": name,
