@@ -17,12 +17,14 @@ from sweepstack.dag._cachers import (
 )
 from sweepstack.dag._graph import DAG, ExecutionNode
 from sweepstack.dag._lazy import Lazy
+from sweepstack.dag._manager import ArtifactManager
 from sweepstack.dag._record import Record
 from sweepstack.dag._stage import Aggregate, Stage, aggregate, stage
 
 __all__ = [
     "DAG",
     "Aggregate",
+    "ArtifactManager",
     "Cacher",
     "DillCacher",
     "ExecutionNode",

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
 from sweepstack.dag._call import Call, StoredOutputs
-from sweepstack.dag._fields import FieldDict
 from sweepstack.dag._keys import jsonable
 from sweepstack.dag._reportables import store_reportable
 from sweepstack.dag._stage import Stage
@@ -31,6 +30,7 @@ from sweepstack.errors import (
     StageDefinitionError,
     UndeclaredParamError,
 )
+from sweepstack.store._fields import FieldDict
 from sweepstack.sweep._keys import param_key
 
 __all__ = ["Record"]
@@ -238,7 +238,7 @@ class Record:
         self.store_full = store_full
         self.lazy = lazy
         self.ignore_lazy = ignore_lazy
-        self.fields = FieldDict(on_set=self._field_set)
+        self.fields = FieldDict(on_change=self._field_set)
         self.vars: dict[str, Any] = {}
         self.exception: BaseException | None = None
         self.failed_stage: str | None = None
@@ -399,9 +399,13 @@ class Record:
             self._active.fields[name] = value
 
     def _restore(self, fields: dict[str, Any], reportables: list[dict[str, Any]]) -> None:
-        for name, value in fields.items():
-            if name not in self.fields:  # a value set by a stage run now is newer
-                dict.__setitem__(self.fields, name, value)
+        active, self._active = self._active, None  # restored fields belong to no running stage
+        try:
+            for name, value in fields.items():
+                if name not in self.fields:  # a value set by a stage run now is newer
+                    self.fields[name] = value
+        finally:
+            self._active = active
         for entry in reportables:
             if entry not in self._restored_reportables:
                 self._restored_reportables.append(entry)
@@ -505,7 +509,7 @@ class Record:
         record = cls(
             document.get("params") or {}, document["key"], id_run=id_run, config=config, cache=cache
         )
-        dict.update(record.fields, document.get("fields") or {})
+        record.fields.update(document.get("fields") or {})
         stages = list(document.get("stages") or [])
         record._stored_stages = stages
         outputs = dict(document.get("outputs") or {})
@@ -549,7 +553,7 @@ class Record:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.state = State(self)
-        self.fields._on_set = self._field_set
+        self.fields = FieldDict(self.fields, on_change=self._field_set)
 
     def __repr__(self) -> str:
         stages = ", ".join(f"{c.stage.name}:{c.display_status()}" for c in self._calls)

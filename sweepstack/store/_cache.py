@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from sweepstack.errors import ArtifactCorruptError, StoreWriteError
-from sweepstack.store._atomic import atomic_write, is_temp_name, publish_dir, temp_name
+from sweepstack.store._atomic import is_temp_name, publish_dir, temp_name
 from sweepstack.store._format import CACHE_DIR, FORMAT_VERSION, QUARANTINE_DIR, dumps, shard
 
 __all__ = ["META_FILE", "ArtifactCache", "checksum_folder"]
@@ -53,13 +53,8 @@ def checksum_folder(folder: str) -> tuple[str, dict[str, int]]:
     and size, so that renaming or moving bytes between files changes the checksum.
     """
     files: dict[str, int] = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
-        for name in filenames:
-            full = os.path.join(dirpath, name)
-            rel = os.path.relpath(full, folder).replace(os.sep, "/")
-            if rel != META_FILE:
-                files[rel] = os.path.getsize(full)
+    _list_files(folder, "", files)
+    files.pop(META_FILE, None)
     digest = hashlib.sha256()
     for rel in sorted(files):
         digest.update(f"{rel}\0{files[rel]}\0".encode())
@@ -70,6 +65,15 @@ def checksum_folder(folder: str) -> tuple[str, dict[str, int]]:
                     break
                 digest.update(chunk)
     return "sha256:" + digest.hexdigest(), files
+
+
+def _list_files(folder: str, prefix: str, files: dict[str, int]) -> None:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _list_files(entry.path, f"{prefix}{entry.name}/", files)
+            else:
+                files[prefix + entry.name] = entry.stat(follow_symlinks=False).st_size
 
 
 class ArtifactCache:
@@ -228,9 +232,11 @@ class ArtifactCache:
                 ),
                 host=_HOST,
             )
-            # the folder is published atomically, so its files need no fsync of their own:
-            # a crash leaves a folder whose checksum fails, which is then recomputed
-            atomic_write(os.path.join(tmp, META_FILE), dumps(document), fsync=False)
+            # The folder is private until publish_dir renames it into place, so its files
+            # need neither a temporary name nor an fsync of their own: a crash leaves a
+            # folder whose checksum fails, which is then quarantined and recomputed.
+            with open(os.path.join(tmp, META_FILE), "w", encoding="utf-8") as f:
+                f.write(dumps(document))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
