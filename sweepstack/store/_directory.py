@@ -71,9 +71,13 @@ def _read_info(path: str) -> dict[str, Any] | None:
 
 def _strangers(path: str) -> list[str]:
     """Names in ``path`` that sweepstack did not make."""
+    try:
+        names = os.listdir(path)
+    except OSError as err:
+        raise StoreWriteError(path, reason_of(err)) from err
     return [
         name
-        for name in os.listdir(path)
+        for name in names
         if name not in KNOWN_TOP_LEVEL and not is_temp_name(name) and not name.startswith(".nfs")
     ]
 

@@ -7,7 +7,12 @@ import os
 import pytest
 
 from sweepstack import param_key
-from sweepstack.errors import CorruptEntryError, StoreValueError, UnstorableValueError
+from sweepstack.errors import (
+    CorruptEntryError,
+    StoreValueError,
+    StoreWriteError,
+    UnstorableValueError,
+)
 from sweepstack.store import ExperimentDir
 from sweepstack.store._atomic import read_bytes
 
@@ -131,3 +136,51 @@ def test_a_forked_child_writes_to_its_own_log(xd):
     os.waitpid(pid, 0)
     assert len(os.listdir(os.path.join(xd.path, "records", "main", "_log"))) == 2
     assert len(xd.experiment().results()) == 2
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 128 KiB tmpfs: writes beyond it fail with ENOSPC."""
+    import subprocess
+
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {done.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_is_a_write_error_and_keeps_the_previous_record(tiny_disk):
+    xd = ExperimentDir.create_or_open(tiny_disk / "exp")
+    first = xd.write_record("main", KEY, _done())
+    with pytest.raises(StoreWriteError, match="no space left"):
+        xd.write_record("main", KEY, _done(fields={"log": "x" * 300_000}))
+    assert xd.read_record("main", KEY) == first
+    results = xd.experiment().results()
+    assert [r["attempt"] for r in results] == [1] and results.errors == []
+    leftovers = os.listdir(os.path.dirname(xd.record_path("main", KEY)))
+    assert leftovers == [KEY + ".json"]
+
+
+def test_threads_of_one_process_share_its_log_without_tearing_lines(xd):
+    import threading
+
+    def write(thread):
+        for i in range(50):
+            xd.write_record("main", param_key({"thread": thread, "i": i}), _done())
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(os.listdir(os.path.join(xd.path, "records", "main", "_log"))) == 1
+    results = xd.experiment().results()
+    assert len(results) == 200 and results.errors == []
+    assert results == xd.experiment().results(verify=True)
