@@ -20,10 +20,11 @@ import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
-from sweepstack.dag._call import Call, StoredOutputs
+from sweepstack.dag._call import Call
 from sweepstack.dag._keys import jsonable
 from sweepstack.dag._reportables import store_reportable
 from sweepstack.dag._stage import Stage
+from sweepstack.dag._stored import StoredOutputs
 from sweepstack.errors import (
     AggregateError,
     DryRunError,
@@ -250,6 +251,7 @@ class Record:
         self._restored_reportables: list[dict[str, Any]] = []
         self._reportable_data: dict[str, bytes] = {}
         self._all_records: Callable[[], list[Record]] | None = None
+        self._stored_stages: list[dict[str, Any]] | None = None  # from_document
 
     # --- params and config ----------------------------------------------------------
 
@@ -452,8 +454,6 @@ class Record:
         if self._stored_stages is not None:
             return list(self._stored_stages)
         return [call.entry() for call in self._calls]
-
-    _stored_stages: list[dict[str, Any]] | None = None
 
     def outputs(self) -> dict[str, str]:
         """``{state name: artifact key}`` of the outputs this record has (or can load)."""

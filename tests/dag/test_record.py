@@ -272,3 +272,15 @@ def test_figures_and_tables_are_rendered_when_reported(cache):
 def test_reporting_something_a_report_cannot_show_is_a_clear_error():
     with pytest.raises(ReportableTypeError, match="'thing'"):
         Record({}).report(object(), name="thing")
+
+
+def test_stored_record_with_a_missing_artifact_is_a_clear_error(cache):
+    from sweepstack.errors import ArtifactCorruptError
+
+    (record,) = run_all([{"a": 1, "b": 2, "c": 3}], cache)
+    document = record.to_document()
+    cache.remove(document["outputs"]["third"])
+    again = Record.from_document(document, cache)
+    with pytest.raises(ArtifactCorruptError, match="missing from the cache"):
+        again.state["third"]
+    assert again.state["second"] == 120  # the rest is intact
