@@ -456,10 +456,15 @@ class Record:
         return [call.entry() for call in self._calls]
 
     def outputs(self) -> dict[str, str]:
-        """``{state name: artifact key}`` of the outputs this record has (or can load)."""
-        result = {}
+        """``{state name: artifact key}`` of the outputs this record has (or can load):
+        those made or found cached, and those of stages skipped because a stage
+        downstream of them was cached. Nothing in a dry record."""
+        result: dict[str, str] = {}
+        if self.dry:
+            return result
         for name, producer in self._producers.items():
-            if producer.display_status() in ("run", "hit", "skipped", "stored"):
+            made = producer.done and producer.display_status() != "failed"
+            if made or producer.display_status() in ("skipped", "stored"):
                 try:
                     result[name] = producer.key_of(name)
                 except Exception:

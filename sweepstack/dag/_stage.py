@@ -72,6 +72,7 @@ class Stage:
         self.version = version
         self._code: str | None = None if version is None else f"version:{version}"
         self._fingerprint: str | None = None
+        self._source: str | None = None
         self._check_signature()
 
     # --- declaration checks ---------------------------------------------------------
@@ -178,11 +179,13 @@ class Stage:
 
     @property
     def source(self) -> str | None:
-        """The stage's source text, or None when it cannot be read."""
-        try:
-            return source_of(self.fn, self.name)
-        except StageDefinitionError:
-            return None
+        """The stage's source text (read once), or None when it cannot be read."""
+        if self._source is None:
+            try:
+                self._source = source_of(self.fn, self.name)
+            except StageDefinitionError:
+                return None
+        return self._source
 
     # --- calling --------------------------------------------------------------------
 

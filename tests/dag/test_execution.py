@@ -199,3 +199,8 @@ def test_map_is_a_snapshot_and_leaves_the_records_to_plan_when_they_run(cache):
     for record in records:
         record.resolve()
     assert CALLS == {"first": 1, "second": 1, "third": 2}
+
+
+def test_document_of_a_dry_record_names_no_outputs(cache):
+    record = pipeline(Record({"a": 1, "b": 1, "c": 1}, cache=cache, dry=True)).resolve()
+    assert record.to_document()["outputs"] == {}

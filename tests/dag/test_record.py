@@ -284,3 +284,22 @@ def test_stored_record_with_a_missing_artifact_is_a_clear_error(cache):
     with pytest.raises(ArtifactCorruptError, match="missing from the cache"):
         again.state["third"]
     assert again.state["second"] == 120  # the rest is intact
+
+
+@stage(outputs=["plain", Lazy("declared")], params=[], version="1")
+def two_kinds(record):
+    return [1], [2]
+
+
+@pytest.mark.parametrize(
+    "options,in_memory",
+    [
+        pytest.param({}, {"plain"}, id="default"),
+        pytest.param({"lazy": True}, set(), id="lazy-everything"),
+        pytest.param({"ignore_lazy": True}, {"plain", "declared"}, id="ignore-lazy"),
+    ],
+)
+def test_lazy_options_decide_what_stays_in_memory(cache, options, in_memory):
+    record = two_kinds(Record({}, cache=cache, **options)).resolve()
+    assert set(record._calls[0].values) == in_memory
+    assert (record.state["plain"], record.state["declared"]) == ([1], [2])
