@@ -10,11 +10,33 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 # errors: one tree rooted at SweepstackError
+# dag/: records flowing through cached stages
+from sweepstack.dag import (
+    DAG,
+    ArtifactManager,
+    Cacher,
+    DillCacher,
+    ExecutionNode,
+    JsonCacher,
+    Lazy,
+    PathCacher,
+    PickleCacher,
+    Record,
+    aggregate,
+    stage,
+)
+
+# engine/: the class experiment scripts subclass
+from sweepstack.engine import Engine, Interrupted, copy_outputs, redirect_outputs
 from sweepstack.errors import SweepstackError, SweepstackWarning
 
-# sweep/: parameter spaces, combination keys
+# store/: the experiment directory, runs and results
+from sweepstack.store import Experiment, Results, Run, open
+
+# sweep/: parameter spaces, combination keys, the persistent sweeper
 from sweepstack.sweep import (
     HashableDict,
+    ParamSweeper,
     canonical,
     geom,
     igeom,
@@ -26,16 +48,37 @@ from sweepstack.sweep import (
 )
 
 __all__ = [
+    "DAG",
+    "ArtifactManager",
+    "Cacher",
+    "DillCacher",
+    "Engine",
+    "ExecutionNode",
+    "Experiment",
     "HashableDict",
+    "Interrupted",
+    "JsonCacher",
+    "Lazy",
+    "ParamSweeper",
+    "PathCacher",
+    "PickleCacher",
+    "Record",
+    "Results",
+    "Run",
     "SweepstackError",
     "SweepstackWarning",
     "__version__",
+    "aggregate",
     "canonical",
+    "copy_outputs",
     "geom",
     "igeom",
+    "open",
     "param_key",
+    "redirect_outputs",
     "register_key_type",
     "slugify",
+    "stage",
     "sweep",
     "sweep_stats",
 ]

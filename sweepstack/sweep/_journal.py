@@ -161,9 +161,11 @@ class Journal:
         self._garbage_end = 0
         if durable:
             os.fsync(self._fd)
-        self.offset = end
+        # apply, then advance: if an interrupt (Ctrl-C, SIGTERM) lands in between, the
+        # next read applies these entries again, which every entry type tolerates
         for entry in entries:
             self._apply(entry)
+        self.offset = end
         self.entries_since_snapshot += len(entries)
 
     # --- reading ----------------------------------------------------------------------

@@ -109,12 +109,16 @@ class Space:
         index: dict[str, int] | None = None,
     ) -> None:
         self.keys = keys
-        self.index: dict[str, int] = index if index is not None else {k: i for i, k in enumerate(keys)}
+        self.index: dict[str, int] = (
+            index if index is not None else {k: i for i, k in enumerate(keys)}
+        )
         self._combinations = combinations
         self._columns = columns  # (factors, levels per factor, codes per factor) when loaded
 
     @classmethod
-    def from_combinations(cls, combinations: Iterable[Mapping[Any, Any]], columns: bool = False) -> Space:
+    def from_combinations(
+        cls, combinations: Iterable[Mapping[Any, Any]], columns: bool = False
+    ) -> Space:
         """A space of the given combinations, in their order (plain dicts become HashableDicts).
 
         With ``columns=True`` the column-wise form for :meth:`save` is built in the same

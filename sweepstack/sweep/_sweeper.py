@@ -374,6 +374,11 @@ class ParamSweeper:
             raise UnknownCombinationError(key, self._name, "combination")
         return self._state.space.combination(position)
 
+    def fingerprint(self) -> str:
+        """A digest of this instance's sweeps (their keys, in order): equal sweeps, equal digests."""
+        with self._mutex:
+            return self._state.space.digest()
+
     def key_of(self, combination: Mapping[str, Any]) -> str:
         """The key of a combination of this sweeper.
 
@@ -605,9 +610,7 @@ class ParamSweeper:
     def _release(self, keys: list[str]) -> None:
         with self._session() as state:
             me = self._me()
-            lines = [
-                ("R", key, me.id) for key in keys if state.claims.get(key) == me.id
-            ]
+            lines = [("R", key, me.id) for key in keys if state.claims.get(key) == me.id]
             if lines:
                 self._write(lines, durable=False)
             self._forget(keys)

@@ -1,0 +1,61 @@
+"""Run one engine class with given options: how launchers start worker processes.
+
+    python -m sweepstack.engine._child (--module NAME | --file PATH) CLASS [engine options...]
+
+The class is found by importing its module by name, or, for a script run as
+``__main__``, by running the script's file without its ``if __name__ == "__main__"``
+block.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import runpy
+import sys
+from typing import Any
+
+__all__ = ["child_command", "main"]
+
+
+def child_command(engine_class: type, argv: list[str]) -> list[str]:
+    """The command that runs ``engine_class().start(argv)`` in a new process."""
+    module = sys.modules.get(engine_class.__module__)
+    name = engine_class.__module__
+    if name == "__main__" or module is None or getattr(module, "__spec__", None) is None:
+        where = ["--file", getattr(module, "__file__", None) or sys.argv[0]]
+    else:
+        where = ["--module", name]
+    return [
+        sys.executable,
+        "-m",
+        "sweepstack.engine._child",
+        *where,
+        engine_class.__qualname__,
+        *argv,
+    ]
+
+
+def _find(kind: str, target: str, qualname: str) -> Any:
+    if kind == "--module":
+        namespace = vars(importlib.import_module(target))
+    else:
+        # as `python script.py` would: the script's folder first on the path
+        sys.path.insert(0, os.path.dirname(os.path.abspath(target)))
+        namespace = runpy.run_path(target, run_name="__sweepstack_child__")
+    obj: Any = None
+    for part in qualname.split("."):
+        obj = namespace[part] if obj is None else getattr(obj, part)
+    return obj
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    kind, target, qualname, *engine_argv = argv
+    sys.argv = [target, *engine_argv]
+    engine_class = _find(kind, target, qualname)
+    engine_class().start(engine_argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,567 @@
+"""Engine: the class an experiment script subclasses (execo_engine's, with sweepstack's loop).
+
+class PiSweep(Engine):
+    def init(self):
+        self.args_parser.add_argument("--max-n", type=int, default=100_000)
+
+    def run(self):
+        sweeper = self.sweeper(sweep({...}))
+        for record in self.records(sweeper):
+            estimate(draw(record))
+
+if __name__ == "__main__":
+    PiSweep().start()
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import os
+import shlex
+import socket
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from sweepstack.dag import DAG, Record
+from sweepstack.engine._child import child_command
+from sweepstack.engine._logging import LogSetup
+from sweepstack.engine._options import add_engine_options, result_options, without_options
+from sweepstack.engine._outputs import copy_outputs, redirect_outputs
+from sweepstack.engine._progress import Progress
+from sweepstack.engine._signals import interrupts_as_exceptions
+from sweepstack.engine._workers import run_workers
+from sweepstack.errors import OptionsChangedWarning, SweepstackError
+from sweepstack.store import ExperimentDir
+from sweepstack.store._atomic import atomic_write, read_bytes
+from sweepstack.store._cache import ArtifactCache
+from sweepstack.store._format import CACHE_DIR, SWEEPER_MANIFEST, SWEEPS_DIR, dumps
+from sweepstack.sweep import HashableDict, ParamSweeper, param_key
+
+__all__ = ["Engine"]
+
+_log = logging.getLogger("sweepstack.engine")
+
+
+def _run_on_ancestors(instance: Engine, method: str) -> None:
+    """Call ``method`` as defined by each class of the hierarchy, ancestor first."""
+    for cls in reversed(inspect.getmro(type(instance))):
+        if isinstance(cls, type) and issubclass(cls, Engine):
+            function = cls.__dict__.get(method)
+            if function is not None:
+                function(instance)
+
+
+def _utc(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+class _InFlight:
+    """The combination a records() loop handed out and has not finished."""
+
+    def __init__(
+        self, sweeper: ParamSweeper, combination: HashableDict, key: str, record: Record
+    ) -> None:
+        self.sweeper = sweeper
+        self.combination = combination
+        self.key = key
+        self.record = record
+        self.started = time.time()
+        self.clock = time.monotonic()
+
+
+class Engine:
+    """Base class of experiment engines, compatible with execo_engine's ``Engine``.
+
+    Override :meth:`init` (add options to :attr:`args_parser`) and :meth:`run`; both are
+    called for each class of the hierarchy, ancestor first. :meth:`start` parses the
+    options, opens the experiment directory (:attr:`result_dir`, or ``-c DIR``),
+    registers a run in its store, and calls them.
+
+    Attributes:
+        args_parser: the ``argparse.ArgumentParser``; add options in ``__init__`` or ``init``.
+        args: the parsed options (those known so far in ``init``, all in ``run``).
+        run_name: class name plus date and time (see :meth:`setup_run_name`).
+        result_dir: the experiment directory.
+        engine_dir: the folder of the engine's source file.
+        experiment: the :class:`~sweepstack.store.ExperimentDir` (during ``run``).
+        current_run: the :class:`~sweepstack.store.Run` of this session (during ``run``).
+        config: the options added by the engine (they may change results).
+        logger: a logger named after the engine class.
+    """
+
+    def __init__(self) -> None:
+        module = sys.modules.get(type(self).__module__)
+        file = getattr(module, "__file__", None)
+        self.engine_dir: str | None = os.path.dirname(os.path.realpath(file)) if file else None
+        self.args_parser = argparse.ArgumentParser(
+            description=f"engine: {type(self).__name__}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            # options are parsed twice (before init adds the engine's own, then after):
+            # abbreviations would match the wrong option in the first pass
+            allow_abbrev=False,
+        )
+        add_engine_options(self.args_parser)
+        self.args: argparse.Namespace | None = None
+        self.run_name: str | None = None
+        self.result_dir: str | None = None
+        self.experiment: ExperimentDir | None = None
+        self.current_run: Any = None
+        self.config: dict[str, Any] = {}
+        self.logger = logging.getLogger(type(self).__name__)
+        self._argv: list[str] = []
+        self._cache: ArtifactCache | None = None
+        self._in_flight: _InFlight | None = None
+        self._progress: Progress | None = None
+        self._dry_records: list[Record] = []
+        self._counts = {"done": 0, "failed": 0}
+
+    # --- the hooks a subclass overrides --------------------------------------------------
+
+    def init(self) -> None:
+        """Initialise the engine (add options here); called before the options are parsed."""
+
+    def run(self) -> None:
+        """The experiment; called once the experiment directory and the run are set up."""
+
+    def setup_run_name(self) -> None:
+        """Set :attr:`run_name` (default: class name, date and time)."""
+        self.run_name = f"{type(self).__name__}_{time.strftime('%Y%m%d_%H%M%S')}"
+
+    def setup_result_dir(self) -> None:
+        """Set :attr:`result_dir` when ``-c`` is not given (default: ``./<run_name>``)."""
+        assert self.run_name is not None
+        self.result_dir = os.path.abspath(self.run_name)
+
+    # --- starting --------------------------------------------------------------------
+
+    def start(self, argv: Iterable[str] | None = None) -> None:
+        """Parse the options, set up the experiment, and call ``init`` and ``run``.
+
+        Exits (``SystemExit``) with status 130 when interrupted (Ctrl-C, SIGTERM) and 1
+        when a worker process failed; an exception of ``run`` propagates after the run
+        is recorded as failed.
+        """
+        self._argv = list(sys.argv[1:] if argv is None else argv)
+        self.args, _ = self.args_parser.parse_known_args(self._argv)  # what init() may read
+        _run_on_ancestors(self, "init")
+        self.args = self.args_parser.parse_args(self._argv)
+        self.setup_run_name()
+        if self.args.use_dir:
+            self.result_dir = os.path.abspath(self.args.use_dir)
+        else:
+            self.setup_result_dir()
+        self.config = result_options(self.args)
+        if self.args.dry:
+            self._start_dry()
+        elif self.args.workers and not self.args.worker_of:
+            self._launch()
+        else:
+            self._start_session()
+
+    def _command_line(self) -> list[str]:
+        return [sys.argv[0] if sys.argv and sys.argv[0] else type(self).__name__, *self._argv]
+
+    def _start_session(self) -> None:
+        args = self.args
+        assert args is not None and self.result_dir is not None
+        logs = LogSetup(args.log_level, rich=not args.no_progress)
+        self._progress = Progress(bar=not args.no_progress and not args.worker_of)
+        try:
+            self.experiment = xd = ExperimentDir.create_or_open(
+                self.result_dir,
+                name=type(self).__name__,
+                engine=f"{type(self).__module__}.{type(self).__qualname__}",
+            )
+            run = xd.start_run(
+                type(self).__name__,
+                argv=self._command_line(),
+                notes=args.notes,
+                store_full=args.store_full,
+                config=self.config,
+                parent=args.worker_of,
+            )
+            self.current_run = run
+            self._setup_outputs(xd, run.reference)
+            logs.to_file(os.path.join(xd.logs_dir, f"{run.reference}.log"))
+            self._cache = ArtifactCache(xd.cache_dir)
+            _log.info("run %s in %s", run.reference, xd.path)
+            _log.info("command line: %s", " ".join(shlex.quote(a) for a in self._command_line()))
+            self._run_hooks(run)
+        finally:
+            self._progress.close()
+            logs.close()
+
+    def _setup_outputs(self, xd: ExperimentDir, reference: str) -> None:
+        args = self.args
+        assert args is not None
+        if not args.output_mode:
+            return
+        if args.worker_of:  # several workers: one pair of files each, never one shared file
+            base = os.path.join(xd.logs_dir, reference)
+            out, err = (
+                (base + ".out", base + ".out")
+                if args.merge_outputs
+                else (base + ".out", base + ".err")
+            )
+        elif args.merge_outputs:
+            out = err = os.path.join(xd.path, "stdout+stderr")
+        else:
+            out, err = os.path.join(xd.path, "stdout"), os.path.join(xd.path, "stderr")
+        (copy_outputs if args.output_mode == "copy" else redirect_outputs)(out, err)
+        _log.info("%s stdout / stderr to %s and %s", args.output_mode, out, err)
+
+    def _run_hooks(self, run: Any) -> None:
+        with interrupts_as_exceptions():
+            try:
+                _run_on_ancestors(self, "run")
+            except KeyboardInterrupt as err:
+                self._give_back()
+                _log.warning(
+                    "interrupted (%s): the combination in progress was given back", err or "Ctrl-C"
+                )
+                self._finish_run(run, "interrupted", str(err) or "KeyboardInterrupt")
+                raise SystemExit(130) from None
+            except SystemExit as err:
+                if err.code in (0, None):
+                    self._give_back()
+                    self._finish_run(run, "complete")
+                    raise
+                self._fail_in_flight(err)
+                self._finish_run(run, "error", f"SystemExit({err.code})")
+                raise
+            except BaseException as err:
+                self._fail_in_flight(err)
+                self._finish_run(
+                    run,
+                    "error",
+                    "".join(traceback.format_exception(type(err), err, err.__traceback__)),
+                )
+                raise
+            self._give_back()  # a loop left with break: its combination goes back to todo
+            self._finish_run(run, "complete")
+
+    def _finish_run(self, run: Any, status: str, error: str | None = None) -> None:
+        try:
+            run.update(combinations=dict(self._counts))
+            run.finish(status, error=error)
+        except SweepstackError as err:  # the store became unwritable: say so, keep the first error
+            _log.error("could not record the end of run %s: %s", run.reference, err)
+
+    # --- dry runs ------------------------------------------------------------------------
+
+    def _start_dry(self) -> None:
+        assert self.args is not None
+        logs = LogSetup(self.args.log_level, rich=True)
+        try:
+            cache_dir = os.path.join(self.result_dir or "", CACHE_DIR)
+            self._cache = ArtifactCache(cache_dir) if os.path.isdir(cache_dir) else None
+            _run_on_ancestors(self, "run")
+            if self._dry_records:
+                DAG(self._dry_records).print_map()
+            else:
+                print("dry run: no combination left to run")
+        finally:
+            logs.close()
+
+    # --- workers -----------------------------------------------------------------------
+
+    def _worker_command(self, reference: str) -> list[str]:
+        assert self.result_dir is not None
+        argv = without_options(
+            self._argv,
+            self.args_parser,
+            {"workers", "use_dir", "worker_of", "launcher", "slurm_options"},
+        )
+        return child_command(
+            type(self), [*argv, "-c", self.result_dir, "--worker-of", reference, "--no-progress"]
+        )
+
+    def _launch(self) -> None:
+        args = self.args
+        assert args is not None and self.result_dir is not None
+        logs = LogSetup(args.log_level, rich=not args.no_progress)
+        progress = Progress(bar=not args.no_progress)
+        try:
+            xd = ExperimentDir.create_or_open(
+                self.result_dir,
+                name=type(self).__name__,
+                engine=f"{type(self).__module__}.{type(self).__qualname__}",
+            )
+            run = xd.start_run(
+                type(self).__name__,
+                argv=self._command_line(),
+                notes=args.notes,
+                store_full=args.store_full,
+                config=self.config,
+                extra={"role": "launcher", "launcher": args.launcher, "workers": args.workers},
+            )
+            logs.to_file(os.path.join(xd.logs_dir, f"{run.reference}.log"))
+            _log.info(
+                "run %s: %d %s workers on %s", run.reference, args.workers, args.launcher, xd.path
+            )
+            command = self._worker_command(run.reference)
+            if args.launcher == "slurm":
+                from sweepstack.engine._slurm import run_slurm_workers
+
+                code = run_slurm_workers(
+                    command, args.workers, xd, run, progress, args.slurm_options
+                )
+            else:
+                code = run_workers(command, args.workers, xd.path, progress)
+            status = {0: "complete", 130: "interrupted"}.get(code, "error")
+            run.finish(
+                status, error=None if code in (0, 130) else "a worker failed (see its run and log)"
+            )
+        finally:
+            progress.close()
+            logs.close()
+        if code:
+            raise SystemExit(code)
+
+    # --- sweepers and the records loop ------------------------------------------------
+
+    def sweeper(
+        self, sweeps: Iterable[Mapping[str, Any]], name: str = "main", **options: Any
+    ) -> ParamSweeper:
+        """A :class:`~sweepstack.sweep.ParamSweeper` named ``name`` in the experiment directory.
+
+        Its combinations are saved, with a manifest of the parameter space and of the
+        options that change results; continuing with other such options warns
+        (:class:`~sweepstack.errors.OptionsChangedWarning`) and records the change in the
+        run. ``options`` go to ParamSweeper (``order=``, ``lease=``...).
+        """
+        assert self.args is not None
+        options.setdefault("lease", self.args.lease)
+        options.setdefault("retry_failed", self.args.retry_failed)
+        if self.args.dry:
+            path = os.path.join(self.result_dir or "", SWEEPS_DIR, name)
+            return ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
+        assert self.experiment is not None
+        sweeper = ParamSweeper(
+            self.experiment.sweeper_dir(name), sweeps, save_sweeps=True, name=name, **options
+        )
+        self._check_manifest(sweeper)
+        return sweeper
+
+    def _check_manifest(self, sweeper: ParamSweeper) -> None:
+        path = os.path.join(sweeper.persistence_dir, SWEEPER_MANIFEST)
+        digest, options_key = sweeper.fingerprint(), param_key(self.config)
+        try:
+            previous = _json(read_bytes(path))
+        except (FileNotFoundError, ValueError):
+            previous = None
+        if (
+            previous is not None
+            and previous.get("digest") == digest
+            and previous.get("options_key") == options_key
+        ):
+            return  # the usual continuation: nothing changed, nothing to write
+        count = sweeper.counts()["total"]
+        if previous is not None:
+            changes: dict[str, Any] = {}
+            if previous.get("options_key") != options_key:
+                before, after = previous.get("options", {}), self.config
+                changed = {
+                    k: [before.get(k), after.get(k)]
+                    for k in sorted(set(before) | set(after))
+                    if before.get(k) != after.get(k)
+                }
+                changes["options_changed"] = changed
+                warnings.warn(
+                    f"sweeper {sweeper.name!r} continues with other options that may change results: "
+                    + ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+                    + "; done combinations keep their results (recorded in this run)",
+                    OptionsChangedWarning,
+                    stacklevel=3,
+                )
+            if previous.get("digest") != digest:
+                changes["sweeps_changed"] = {"before": previous.get("count"), "after": count}
+                _log.info(
+                    "sweeper %s: the parameter space changed (%s -> %s combinations)",
+                    sweeper.name,
+                    previous.get("count"),
+                    count,
+                )
+            if self.current_run is not None:
+                self.current_run.update(**{f"{sweeper.name}_{k}": v for k, v in changes.items()})
+        manifest = {
+            "format": 1,
+            "count": count,
+            "digest": digest,
+            "factors": _factors(sweeper),
+            "options": self.config,
+            "options_key": options_key,
+        }
+        atomic_write(path, dumps(manifest))
+
+    def records(self, sweeper: ParamSweeper, *, eager: bool = False) -> Iterator[Record]:
+        """Claim combinations one by one and yield each as a :class:`~sweepstack.dag.Record`.
+
+        When the loop body returns, the record's stages are resolved, its record is
+        written to the store and the combination is marked done. A failing stage is
+        recorded with its traceback, the combination marked failed, one line logged, and
+        the loop goes on (``--fail-fast`` stops instead). Ctrl-C or SIGTERM gives the
+        combination back and ends the run as interrupted (exit status 130).
+
+        An exception raised by the loop body itself (outside stages) ends the run; the
+        combination is recorded as failed with it.
+        """
+        assert self.args is not None
+        if self.args.dry:
+            yield from self._dry_loop(sweeper)
+            return
+        while True:
+            combination = sweeper.get_next()
+            if combination is None:
+                break
+            key = sweeper.key_of(combination)
+            record = Record(
+                combination,
+                key,
+                id_run=self.current_run.reference,
+                config=self.config,
+                cache=self._cache,
+                overwrite=_overwrite(self.args.overwrite),
+                eager=eager,
+                store_full=self.args.store_full,
+            )
+            self._in_flight = _InFlight(sweeper, combination, key, record)
+            yield record
+            # the body returned: if it raised or left the loop, start() deals with _in_flight
+            self._finish(self._in_flight)
+            self._in_flight = None
+        if self._progress is not None:
+            self._progress.update(sweeper.name, sweeper.counts(), force=True)
+
+    def _dry_loop(self, sweeper: ParamSweeper) -> Iterator[Record]:
+        for combination in sweeper.get_remaining():
+            record = Record(
+                combination,
+                sweeper.key_of(combination),
+                config=self.config,
+                cache=self._cache,
+                overwrite=_overwrite(self.args.overwrite) if self.args else None,
+                dry=True,
+            )
+            yield record
+            record.resolve()
+            self._dry_records.append(record)
+
+    def _finish(self, flight: _InFlight) -> None:
+        try:
+            flight.record.resolve()
+        except KeyboardInterrupt:
+            raise  # start() gives the combination back
+        except Exception as err:
+            self._record_failure(flight, err)
+            if self.args is not None and self.args.fail_fast:
+                self._in_flight = None
+                raise
+            return
+        self._write(flight, "done")
+        flight.sweeper.done(flight.combination)
+        self._counts["done"] += 1
+        if self._progress is not None:
+            self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+
+    def _write(self, flight: _InFlight, status: str) -> None:
+        assert self.experiment is not None
+        document = flight.record.to_document()
+        ended = time.time()
+        document.update(
+            sweep=flight.sweeper.name,
+            status=status,
+            run=self.current_run.reference,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started=_utc(flight.started),
+            ended=_utc(ended),
+            duration=round(time.monotonic() - flight.clock, 6),
+        )
+        self.experiment.write_record(flight.sweeper.name, flight.key, document)
+
+    def _record_failure(self, flight: _InFlight, err: BaseException) -> None:
+        if flight.record.exception is None:
+            flight.record.exception = err
+        self._write(flight, "failed")
+        flight.sweeper.fail(flight.combination, err)
+        self._counts["failed"] += 1
+        where = f" in stage {flight.record.failed_stage}" if flight.record.failed_stage else ""
+        _log.error(
+            "combination %s failed%s: %s: %s (traceback in its record %s)",
+            dict(flight.combination),
+            where,
+            type(err).__name__,
+            err,
+            flight.key,
+        )
+        if self._progress is not None:
+            self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+
+    def _give_back(self) -> None:
+        flight, self._in_flight = self._in_flight, None
+        if flight is not None:
+            try:
+                flight.sweeper.cancel(flight.combination)
+            except (SweepstackError, OSError) as err:
+                _log.error(
+                    "could not give back %s: %s (its claim expires with its lease)", flight.key, err
+                )
+
+    def _fail_in_flight(self, err: BaseException) -> None:
+        flight, self._in_flight = self._in_flight, None
+        if flight is not None:
+            try:
+                flight.record.exception = err
+                self._record_failure(flight, err)
+            except (SweepstackError, OSError) as store_error:
+                _log.error("could not record the failure of %s: %s", flight.key, store_error)
+
+    def done_records(self, sweeper: ParamSweeper) -> list[Record]:
+        """Every done combination of ``sweeper`` as a Record, its outputs loadable (for aggregates)."""
+        assert self.experiment is not None
+        sweeper.update()
+        done = {sweeper.key_of(c) for c in sweeper.get_done()}
+        records = []
+        for document in self.experiment.experiment().records(sweeper.name):
+            if document.get("key") in done and document.get("status") == "done":
+                records.append(
+                    Record.from_document(
+                        document, self._cache, id_run=self.current_run.reference, config=self.config
+                    )
+                )
+        return records
+
+
+def _overwrite(value: list[str] | None) -> Any:
+    if value is None:
+        return None
+    return True if not value else set(value)
+
+
+def _json(data: bytes) -> Any:
+    import json
+
+    return json.loads(data)
+
+
+def _factors(sweeper: ParamSweeper, limit: int = 50) -> dict[str, list[Any]]:
+    """Each factor's distinct levels (the first ``limit``), as JSON, for the manifest."""
+    levels: dict[str, list[Any]] = {}
+    seen: dict[str, set[str]] = {}
+    for combination in sweeper.get_sweeps():
+        for factor, level in combination.items():
+            name = str(factor)
+            text = repr(level)
+            if text not in seen.setdefault(name, set()) and len(seen[name]) < limit:
+                seen[name].add(text)
+                levels.setdefault(name, []).append(
+                    level if isinstance(level, (str, int, float, bool, type(None))) else text
+                )
+    return levels

@@ -1,0 +1,80 @@
+"""Logging for an engine session: rich on a terminal, plain lines otherwise, always a file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+__all__ = ["LogSetup", "console"]
+
+_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+_console: Any = None
+
+
+def console() -> Any:
+    """The rich console shared by log lines and the progress bar (on stderr)."""
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(stderr=True)
+    return _console
+
+
+def _level(value: str | None) -> int:
+    if value is None:
+        return logging.INFO
+    try:
+        return int(value)
+    except ValueError:
+        level = logging.getLevelName(value.upper())
+        if not isinstance(level, int):
+            raise ValueError(
+                f"unknown log level {value!r}: use DEBUG, INFO, WARNING, ERROR or a number"
+            ) from None
+        return level
+
+
+class LogSetup:
+    """Handlers installed on the root logger for one engine session, removed by :meth:`close`."""
+
+    def __init__(self, level: str | None, rich: bool) -> None:
+        self.level = _level(level)
+        self.root = logging.getLogger()
+        self._saved_level = self.root.level
+        self.handlers: list[logging.Handler] = []
+        self.rich = rich and sys.stderr.isatty()
+        if self.rich:
+            from rich.logging import RichHandler
+
+            handler: logging.Handler = RichHandler(
+                console=console(), show_path=False, rich_tracebacks=False
+            )
+            handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(_FORMAT))
+        self._add(handler)
+        self.root.setLevel(min(self.level, self.root.level or logging.WARNING))
+
+    def _add(self, handler: logging.Handler) -> None:
+        handler.setLevel(self.level)
+        self.root.addHandler(handler)
+        self.handlers.append(handler)
+
+    def to_file(self, path: str) -> None:
+        """Also log everything at this level to ``path`` (appended)."""
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        self._add(handler)
+
+    def close(self) -> None:
+        for handler in self.handlers:
+            self.root.removeHandler(handler)
+            handler.close()
+        self.handlers = []
+        self.root.setLevel(self._saved_level)

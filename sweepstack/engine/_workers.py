@@ -1,0 +1,141 @@
+"""Local worker processes (``--workers N``): N copies of the engine on one experiment.
+
+Each worker is the same engine started with ``-c DIR``, exactly as N hosts would be:
+they share the experiment through its sweepers. The parent shows one progress display
+for all of them, forwards Ctrl-C and SIGTERM, replaces a worker that dies from a signal
+it did not send while work remains (its claims come back to todo by themselves), and
+exits non-zero if a worker failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from types import FrameType
+from typing import Any
+
+from sweepstack.engine._progress import Progress
+from sweepstack.errors import NoSweepsError, SweepstackError
+from sweepstack.store._format import SWEEPS_DIR
+from sweepstack.sweep import ParamSweeper
+
+__all__ = ["SweepWatcher", "run_workers"]
+
+_log = logging.getLogger("sweepstack.engine")
+
+
+class SweepWatcher:
+    """Read-only views of every sweeper of an experiment, for progress from outside."""
+
+    def __init__(self, result_dir: str) -> None:
+        self.folder = os.path.join(result_dir, SWEEPS_DIR)
+        self.sweepers: dict[str, ParamSweeper] = {}
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        try:
+            names = sorted(os.listdir(self.folder))
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            if name not in self.sweepers and not name.startswith("."):
+                try:
+                    self.sweepers[name] = ParamSweeper(
+                        os.path.join(self.folder, name), readonly=True
+                    )
+                except (NoSweepsError, SweepstackError, OSError):
+                    continue  # being created by a worker: next time
+        result = {}
+        for name, sweeper in self.sweepers.items():
+            try:
+                sweeper.update()
+            except (SweepstackError, OSError):
+                continue
+            result[name] = sweeper.counts()
+        return result
+
+    def work_left(self) -> bool:
+        return any(c["remaining"] or c["inprogress"] for c in self.counts().values())
+
+
+class _Forwarder:
+    """Forward SIGINT and SIGTERM to the workers (they run in their own sessions)."""
+
+    def __init__(self, procs: list[subprocess.Popen[Any]]) -> None:
+        self.procs = procs
+        self.received: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Forwarder:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._forward)
+        return self
+
+    def _forward(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            for proc in self.procs:  # a second Ctrl-C: stop now
+                if proc.poll() is None:
+                    proc.kill()
+            return
+        self.received = signum
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def run_workers(
+    command: list[str], count: int, result_dir: str, progress: Progress, poll: float = 0.5
+) -> int:
+    """Run ``count`` workers of ``command`` until they end; return the exit status to use.
+
+    0 when every worker completed; 130 when interrupted; 1 when a worker failed.
+    """
+    watcher = SweepWatcher(result_dir)
+    procs: list[subprocess.Popen[Any]] = []
+
+    def spawn() -> subprocess.Popen[Any]:
+        # own session: a Ctrl-C on the terminal reaches the parent only, which forwards it once
+        proc = subprocess.Popen(command, start_new_session=True)
+        procs.append(proc)
+        return proc
+
+    for _ in range(count):
+        spawn()
+    replacements = 0
+    failed = False
+    with _Forwarder(procs) as forwarder:
+        running = list(procs)
+        while running:
+            time.sleep(poll)
+            for name, counts in watcher.counts().items():
+                progress.update(name, counts)
+            for proc in list(running):
+                code = proc.poll()
+                if code is None:
+                    continue
+                running.remove(proc)
+                if code == 0 or forwarder.received is not None:
+                    continue
+                if code < 0 and replacements < 2 * count and watcher.work_left():
+                    # killed by someone else (OOM killer, a kill -9): its claims return to todo
+                    _log.warning(
+                        "worker %d was killed by %s; starting a replacement",
+                        proc.pid,
+                        signal.Signals(-code).name,
+                    )
+                    replacements += 1
+                    running.append(spawn())
+                    continue
+                _log.error("worker %d exited with status %d", proc.pid, code)
+                failed = True
+        for name, counts in watcher.counts().items():
+            progress.update(name, counts, force=True)
+    if forwarder.received is not None:
+        return 130
+    return 1 if failed else 0

@@ -1,0 +1,100 @@
+"""Engines used by the engine tests, importable so that worker processes can load them."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+
+from sweepstack import Engine, stage, sweep
+
+
+@stage(outputs=["value"], params=["i", "marks", "work", "fail_on", "slow_on"])
+def compute(record):
+    i = record.params["i"]
+    options = record.config  # the engine's options, declared in params= like factors
+    marks = options["marks"]
+    if marks:  # one file per execution: the tests count them
+        os.makedirs(marks, exist_ok=True)
+        with open(os.path.join(marks, f"{i}-{os.getpid()}-{uuid.uuid4().hex[:6]}"), "w") as f:
+            f.write(str(os.getpid()))
+    if options["slow_on"] is not None and i == options["slow_on"]:
+        print(f"SLOW {i}", flush=True)
+        time.sleep(60)
+    time.sleep(options["work"])
+    if i == options["fail_on"]:
+        raise ValueError(f"combination {i} is cursed")
+    return i * i
+
+
+@stage(inputs=["value"], outputs=["half"], params=[])
+def halve(record, value):
+    record.fields["half"] = value / 2
+    return value / 2
+
+
+class Options(Engine):
+    """The options of the test engines (run() of every class of a hierarchy is called)."""
+
+    def init(self):
+        self.args_parser.add_argument("--n", type=int, default=10)
+        self.args_parser.add_argument("--marks", default="")
+        self.args_parser.add_argument("--work", type=float, default=0.0)
+        self.args_parser.add_argument("--fail-on", type=int, default=None)
+        self.args_parser.add_argument("--slow-on", type=int, default=None)
+        self.args_parser.add_argument("--say", default=None)
+
+
+class Counting(Options):
+    """Sweeps i in range(--n), computing i*i; --fail-on I fails one combination."""
+
+    def run(self):
+        if self.args.say:
+            print(f"OUT {self.args.say}", flush=True)
+            print(f"ERR {self.args.say}", file=sys.stderr, flush=True)
+        sweeper = self.sweeper(sweep({"i": list(range(self.args.n))}))
+        for record in self.records(sweeper):
+            halve(compute(record))
+
+
+class BodyFails(Options):
+    """The loop body itself raises on combination 2 (outside any stage)."""
+
+    def run(self):
+        sweeper = self.sweeper(sweep({"i": list(range(5))}))
+        for record in self.records(sweeper):
+            if record.params["i"] == 2:
+                raise RuntimeError("the body broke")
+            compute(record)
+
+
+class Base(Engine):
+    order: list[str] = []
+
+    def init(self):
+        type(self).order.append("init Base")
+
+    def run(self):
+        type(self).order.append("run Base")
+
+
+class Middle(Base):
+    def init(self):
+        type(self).order.append("init Middle")
+
+    def run(self):
+        type(self).order.append("run Middle")
+
+
+class Leaf(Middle):
+    def init(self):
+        self.args_parser.add_argument("--flag", action="store_true")
+        type(self).order.append("init Leaf")
+
+    def run(self):
+        type(self).order.append(f"run Leaf flag={self.args.flag}")
+
+
+if __name__ == "__main__":
+    {"Counting": Counting, "BodyFails": BodyFails}[sys.argv[1]]().start(sys.argv[2:])

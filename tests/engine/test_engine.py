@@ -1,0 +1,420 @@
+"""Engine end to end: runs, records, failures, interrupts, crashes, workers, outputs."""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import sweepstack
+from sweepstack.errors import NotAnExperimentError, OptionsChangedWarning, StoreWriteError
+from tests.engine import engines
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _engine(name, *args, **popen):
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.engine.engines", name, *map(str, args)],
+        cwd=REPO,
+        text=True,
+        **popen,
+    )
+
+
+def run_engine(name, *args, timeout=120):
+    proc = _engine(name, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def _marks(folder):
+    """How many times each combination's stage ran, from the marks the stage leaves."""
+    if not os.path.isdir(folder):
+        return collections.Counter()
+    return collections.Counter(int(name.split("-")[0]) for name in os.listdir(folder))
+
+
+def _records(path):
+    return {r["params"]["i"]: r for r in sweepstack.open(path).records()}
+
+
+# --- execo's semantics, in process ---------------------------------------------------
+
+
+def test_init_then_run_over_a_three_level_hierarchy_ancestor_first(tmp_path):
+    engines.Base.order = []
+    engines.Leaf().start(["-c", str(tmp_path / "exp"), "--flag"])
+    assert engines.Base.order == [
+        "init Base",
+        "init Middle",
+        "init Leaf",
+        "run Base",
+        "run Middle",
+        "run Leaf flag=True",
+    ]
+
+
+def test_run_name_and_result_dir_default_to_class_name_and_time(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    engine = engines.Leaf()
+    engine.start([])
+    assert engine.run_name.startswith("Leaf_") and engine.result_dir == str(
+        tmp_path / engine.run_name
+    )
+    assert os.path.isfile(os.path.join(engine.result_dir, "experiment.json"))
+
+
+def test_every_start_registers_a_run_closed_with_its_status(tmp_path):
+    path = str(tmp_path / "exp")
+    engines.Counting().start(["-c", path, "--n", "4", "--notes", "first try"])
+    engines.Counting().start(["-c", path, "--n", "4"])
+    runs = sweepstack.open(path).runs
+    assert [r.number for r in runs] == [1, 2]
+    assert all(r.status == "complete" for r in runs)
+    first = runs[0].document
+    assert first["notes"] == "first try" and first["config"]["n"] == 4
+    assert first["combinations"] == {"done": 4, "failed": 0}
+    assert runs[1].document["combinations"] == {"done": 0, "failed": 0}  # nothing left to do
+
+
+def test_records_are_written_with_stage_timings_fields_and_outputs(tmp_path):
+    path = str(tmp_path / "exp")
+    engines.Counting().start(["-c", path, "--n", "3"])
+    records = _records(path)
+    assert sorted(records) == [0, 1, 2]
+    record = records[2]
+    assert record["status"] == "done" and record["fields"]["half"] == 2.0
+    assert [s["name"] for s in record["stages"]] == ["compute", "halve"]
+    assert all(s["status"] == "run" and s["duration"] >= 0 for s in record["stages"])
+    assert set(record["outputs"]) == {"value", "half"}
+    assert record["run"].startswith("Counting_1_") and record["duration"] >= 0
+
+
+def test_a_failing_combination_is_recorded_with_its_traceback_while_the_others_complete(tmp_path):
+    path = str(tmp_path / "exp")
+    engines.Counting().start(["-c", path, "--n", "5", "--fail-on", "3"])
+    records = _records(path)
+    assert [records[i]["status"] for i in range(5)] == ["done", "done", "done", "failed", "done"]
+    failure = records[3]["exception"]
+    assert failure["type"] == "builtins.ValueError" and "cursed" in failure["message"]
+    assert "Traceback" in failure["traceback"] and "compute" in failure["traceback"]
+    assert failure["stage"] == "compute"
+    run = sweepstack.open(path).runs[0]
+    assert run.status == "complete" and run.document["combinations"] == {"done": 4, "failed": 1}
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path):
+    path = str(tmp_path / "exp")
+    with pytest.raises(ValueError, match="cursed"):
+        engines.Counting().start(["-c", path, "--n", "5", "--fail-on", "1", "--fail-fast"])
+    records = _records(path)
+    assert records[1]["status"] == "failed" and 2 not in records
+    run = sweepstack.open(path).runs[0]
+    assert run.status == "error" and "cursed" in run.document["error"]
+
+
+def test_failed_combinations_run_again_with_retry_failed(tmp_path):
+    path = str(tmp_path / "exp")
+    engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "1"])
+    with pytest.warns(OptionsChangedWarning, match="fail_on: 1 -> 99"):
+        engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "99", "--retry-failed"])
+    records = _records(path)
+    assert records[1]["status"] == "done" and records[1]["attempt"] == 2
+
+
+def test_an_exception_of_the_loop_body_fails_its_combination_and_the_run(tmp_path):
+    path = str(tmp_path / "exp")
+    with pytest.raises(RuntimeError, match="the body broke"):
+        engines.BodyFails().start(["-c", path])
+    records = _records(path)
+    assert (
+        records[2]["status"] == "failed"
+        and "the body broke" in records[2]["exception"]["traceback"]
+    )
+    assert sweepstack.open(path).runs[0].status == "error"
+
+
+def test_a_rerun_computes_nothing_and_overwrite_recomputes(tmp_path):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    engines.Counting().start(["-c", path, "--n", "3", "--marks", marks])
+    sweeper = sweepstack.ParamSweeper(os.path.join(path, "sweeps", "main"))
+    sweeper.reset()
+    # a second experiment on the same cache folder would hit; here: overwrite recomputes
+    engines.Counting().start(["-c", str(tmp_path / "exp2"), "--n", "3", "--marks", marks])
+    assert _marks(marks) == {0: 2, 1: 2, 2: 2}  # another experiment: another cache
+    with pytest.warns(OptionsChangedWarning, match="n: 3 -> 4"):
+        engines.Counting().start(["-c", path, "--n", "4", "--marks", marks])
+    assert _marks(marks)[3] == 1 and _marks(marks)[0] == 2  # only the new combination ran
+
+
+def test_dry_run_prints_the_map_and_writes_nothing(tmp_path, capsys):
+    path = tmp_path / "exp"
+    engines.Counting().start(["-c", str(path), "--n", "3", "--dry"])
+    out = capsys.readouterr().out
+    assert "compute" in out and "halve" in out
+    assert not path.exists()
+
+
+def test_continuing_with_other_result_options_warns_and_records_it(tmp_path):
+    path = str(tmp_path / "exp")
+    engines.Counting().start(["-c", path, "--n", "2"])
+    with pytest.warns(OptionsChangedWarning, match="work: 0.0 -> 0.001"):
+        engines.Counting().start(["-c", path, "--n", "2", "--work", "0.001"])
+    second = sweepstack.open(path).runs[1].document
+    assert second["main_options_changed"] == {"work": [0.0, 0.001]}
+
+
+def test_c_on_a_folder_of_other_files_is_a_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(NotAnExperimentError, match=r"notes\.txt"):
+        engines.Counting().start(["-c", str(tmp_path), "--n", "1"])
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_unwritable_c_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreWriteError, match="cannot write"):
+        engines.Counting().start(["-c", str(tmp_path / "file" / "exp"), "--n", "1"])
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "files"),
+    [
+        pytest.param(["-L"], {"stdout": "OUT hello", "stderr": "ERR hello"}, id="copy"),
+        pytest.param(["-R"], {"stdout": "OUT hello", "stderr": "ERR hello"}, id="redirect"),
+        pytest.param(["-L", "-M"], {"stdout+stderr": "OUT hello\nERR hello"}, id="copy-merged"),
+        pytest.param(["-R", "-M"], {"stdout+stderr": "OUT hello\nERR hello"}, id="redirect-merged"),
+    ],
+)
+def test_outputs_go_to_the_right_files(tmp_path, flags, files):
+    path = tmp_path / "exp"
+    code, out, err = run_engine("Counting", "-c", path, "--n", "1", "--say", "hello", *flags)
+    assert code == 0, err
+    for name, expected in files.items():
+        content = (path / name).read_text()
+        for line in expected.split("\n"):
+            assert line in content, f"{line!r} missing from {name}"
+    copied = "-L" in flags
+    assert ("OUT hello" in out) is copied and ("ERR hello" in err) is copied
+
+
+# --- interrupts, crashes, continuing -------------------------------------------------------
+
+
+def _wait_for(predicate, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupt_gives_the_claim_back_and_continuing_finishes_exactly_once(tmp_path, signum):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _engine(
+        "Counting",
+        "-c",
+        path,
+        "--n",
+        "12",
+        "--marks",
+        marks,
+        "--slow-on",
+        "5",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "SLOW 5"
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    experiment = sweepstack.open(path)
+    assert experiment.runs[0].status == "interrupted"
+    sweeper = sweepstack.ParamSweeper(os.path.join(path, "sweeps", "main"))
+    assert sweeper.counts()["inprogress"] == 0 and sweeper.counts()["done"] == 5
+    code, _, err = run_engine("Counting", "-c", path, "--n", "12", "--marks", marks)
+    assert code == 0, err
+    records = _records(path)
+    assert sorted(records) == list(range(12)) and all(
+        r["status"] == "done" for r in records.values()
+    )
+    runs = _marks(marks)
+    assert all(runs[i] == 1 for i in range(12) if i != 5) and runs[5] == 2  # 5 was in flight
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_sigkill_then_continue_does_every_combination_exactly_once(tmp_path):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _engine(
+        "Counting",
+        "-c",
+        path,
+        "--n",
+        "40",
+        "--marks",
+        marks,
+        "--work",
+        "0.05",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _wait_for(lambda: sum(_marks(marks).values()) >= 10)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    code, _, err = run_engine("Counting", "-c", path, "--n", "40", "--marks", marks)
+    assert code == 0, err
+    records = _records(path)
+    assert sorted(records) == list(range(40)) and all(
+        r["status"] == "done" for r in records.values()
+    )
+    repeated = [i for i, n in _marks(marks).items() if n > 1]
+    assert len(repeated) <= 1, f"work repeated beyond the combination in flight: {repeated}"
+    assert sweepstack.open(path).runs[0].status == "running"  # killed: it could not say more
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_processes_started_at_once_with_c_on_a_fresh_path_join_one_experiment(tmp_path):
+    path, marks = str(tmp_path / "fresh" / "exp"), str(tmp_path / "marks")
+    procs = [
+        _engine(
+            "Counting",
+            "-c",
+            path,
+            "--n",
+            "60",
+            "--marks",
+            marks,
+            "--work",
+            "0.01",
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    experiment = sweepstack.open(path)
+    assert len(experiment.runs) == 4 and len({r.number for r in experiment.runs}) == 4
+    with open(os.path.join(path, "experiment.json")) as f:
+        assert json.load(f)["id_experiment"] == experiment.id_experiment
+    assert sorted(_records(path)) == list(range(60))
+    assert max(_marks(marks).values()) == 1
+
+
+# --- local workers --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_three_workers_drain_a_sweep_without_duplicates(tmp_path):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    code, _, err = run_engine(
+        "Counting",
+        "-c",
+        path,
+        "--n",
+        "60",
+        "--marks",
+        marks,
+        "--workers",
+        "3",
+        "--no-progress",
+        "--work",
+        "0.02",
+        timeout=200,
+    )
+    assert code == 0, err
+    assert sorted(_records(path)) == list(range(60))
+    assert max(_marks(marks).values()) == 1
+    runs = sweepstack.open(path).runs
+    launcher = [r for r in runs if r.get("role") == "launcher"]
+    workers = [r for r in runs if r.get("parent")]
+    assert len(launcher) == 1 and len(workers) == 3
+    assert all(w.get("parent") == launcher[0].reference for w in workers)
+    assert sum(1 for w in workers if w.document["combinations"]["done"]) >= 2
+    assert all(r.status == "complete" for r in runs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_killing_a_worker_does_not_lose_its_combination(tmp_path):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _engine(
+        "Counting",
+        "-c",
+        path,
+        "--n",
+        "40",
+        "--marks",
+        marks,
+        "--workers",
+        "3",
+        "--no-progress",
+        "--work",
+        "0.05",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for(lambda: sum(_marks(marks).values()) >= 6)
+    holders = collections.Counter(name.split("-")[1] for name in os.listdir(marks))
+    victim = int(holders.most_common(1)[0][0])
+    os.kill(victim, signal.SIGKILL)
+    _, err = proc.communicate(timeout=200)
+    assert proc.returncode == 0, err
+    records = _records(path)
+    assert sorted(records) == list(range(40)) and all(
+        r["status"] == "done" for r in records.values()
+    )
+    assert sum(1 for n in _marks(marks).values() if n > 1) <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _engine(
+        "Counting",
+        "-c",
+        path,
+        "--n",
+        "200",
+        "--marks",
+        marks,
+        "--workers",
+        "2",
+        "--no-progress",
+        "--work",
+        "0.05",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for(lambda: sum(_marks(marks).values()) >= 4)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    runs = sweepstack.open(path).runs
+    assert {r.status for r in runs} == {"interrupted"}
+    sweeper = sweepstack.ParamSweeper(os.path.join(path, "sweeps", "main"))
+    assert sweeper.counts()["inprogress"] == 0
