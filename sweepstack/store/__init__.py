@@ -4,6 +4,7 @@
 the handle the engine, the sweepers and the DAG write through.
 """
 
+from sweepstack.store._cache import ArtifactCache
 from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._experiment import Experiment, open
 from sweepstack.store._fields import FieldDict, validate_field
@@ -11,6 +12,7 @@ from sweepstack.store._results import Results
 from sweepstack.store._runs import Run
 
 __all__ = [
+    "ArtifactCache",
     "Experiment",
     "ExperimentDir",
     "FieldDict",

@@ -165,12 +165,13 @@ def atomic_create(path: str, content: Content, *, mode: int = 0o644) -> bool:
         _unlink_quietly(tmp)
 
 
-def publish_dir(tmp_dir: str, path: str) -> bool:
+def publish_dir(tmp_dir: str, path: str, *, fsync: bool = True) -> bool:
     """Rename a fully written temporary folder to ``path``; False if ``path`` already exists.
 
     Used for artifacts made of several files: they appear together or not at all. When
     two processes publish the same folder, the first one wins and the loser's copy is
-    removed.
+    removed. ``fsync=False`` skips making the rename durable, for content that is
+    checked on read (a crash then costs a recomputation, never a wrong result).
     """
     try:
         os.rename(tmp_dir, path)
@@ -180,7 +181,8 @@ def publish_dir(tmp_dir: str, path: str) -> bool:
             return False
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise StoreWriteError(path, reason_of(err)) from err
-    fsync_dir(os.path.dirname(path))
+    if fsync:
+        fsync_dir(os.path.dirname(path))
     return True
 
 

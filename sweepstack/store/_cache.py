@@ -242,7 +242,9 @@ class ArtifactCache:
             raise
         if replace:
             self._set_aside(final)
-        return publish_dir(tmp, final)
+        # no fsync: the data files are not fsynced either, and a lost or torn artifact fails
+        # its checksum on read and is recomputed; the rename alone keeps it atomic
+        return publish_dir(tmp, final, fsync=False)
 
     def _set_aside(self, final: str) -> None:
         aside = temp_name(final)
