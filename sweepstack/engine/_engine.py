@@ -43,7 +43,10 @@ from sweepstack.store._cache import ArtifactCache
 from sweepstack.store._format import CACHE_DIR, SWEEPER_MANIFEST, SWEEPS_DIR, dumps
 from sweepstack.sweep import HashableDict, ParamSweeper, param_key
 
-__all__ = ["Engine"]
+__all__ = ["AGGREGATES", "Engine"]
+
+AGGREGATES = "aggregates"
+"""The sweep name under which aggregate records are stored."""
 
 _log = logging.getLogger("sweepstack.engine")
 
@@ -119,6 +122,7 @@ class Engine:
         self._in_flight: _InFlight | None = None
         self._progress: Progress | None = None
         self._dry_records: list[Record] = []
+        self._aggregates: list[Record] = []
         self._counts = {"done": 0, "failed": 0}
 
     # --- the hooks a subclass overrides --------------------------------------------------
@@ -244,6 +248,7 @@ class Engine:
                 )
                 raise
             self._give_back()  # a loop left with break: its combination goes back to todo
+            self._store_aggregates()
             self._finish_run(run, "complete")
 
     def _finish_run(self, run: Any, status: str, error: str | None = None) -> None:
@@ -522,6 +527,55 @@ class Engine:
                 self._record_failure(flight, err)
             except (SweepstackError, OSError) as store_error:
                 _log.error("could not record the failure of %s: %s", flight.key, store_error)
+
+    def aggregate_record(self, name: str = "summary", params: Mapping[str, Any] | None = None) -> Record:
+        """A record for experiment-level ``@aggregate`` stages (a comparison over every record).
+
+        It shares the run's cache and options; when ``run()`` returns it is resolved and
+        stored like a combination's record (sweep ``"aggregates"``), so its fields and
+        reportables appear in results and reports.
+
+        >>> table = compare(self.aggregate_record("comparison"), self.done_records(sweeper))  # doctest: +SKIP
+        """
+        params = dict(params or {})
+        key = param_key({"aggregate": name, **params})
+        if self.args is not None and self.args.dry:
+            record = Record(params, key, config=self.config, cache=self._cache, dry=True)
+        else:
+            record = Record(params, key, id_run=self.current_run.reference, config=self.config, cache=self._cache,
+                            overwrite=_overwrite(self.args.overwrite if self.args else None),
+                            store_full=bool(self.args and self.args.store_full))
+        record.vars["aggregate"] = name
+        self._aggregates.append(record)
+        return record
+
+    def _store_aggregates(self) -> None:
+        assert self.experiment is not None
+        for record in self._aggregates:
+            started, clock = time.time(), time.monotonic()
+            status = "done"
+            try:
+                record.resolve()
+            except Exception as err:
+                status = "failed"
+                _log.error("aggregate %s failed: %s: %s", record.vars.get("aggregate"), type(err).__name__, err)
+            document = record.to_document()
+            document.update(sweep=AGGREGATES, status=status, name=record.vars.get("aggregate"),
+                            run=self.current_run.reference, host=socket.gethostname(), pid=os.getpid(),
+                            started=_utc(started), ended=_utc(time.time()),
+                            duration=round(time.monotonic() - clock, 6))
+            self.experiment.write_record(AGGREGATES, record.key, document)
+        self._aggregates = []
+
+    def finished(self, sweeper: ParamSweeper) -> bool:
+        """True when nothing of ``sweeper`` is left to do or in progress, in any process or host.
+
+        With several workers, each one finishing its loop reaches this point; only the
+        last one sees the sweep finished, which makes it the one to run aggregates.
+        """
+        sweeper.update()
+        counts = sweeper.counts()
+        return counts["remaining"] == 0 and counts["inprogress"] == 0
 
     def done_records(self, sweeper: ParamSweeper) -> list[Record]:
         """Every done combination of ``sweeper`` as a Record, its outputs loadable (for aggregates)."""

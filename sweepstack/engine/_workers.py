@@ -10,7 +10,6 @@ exits non-zero if a worker failed.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import time
@@ -19,7 +18,7 @@ from typing import Any
 
 from sweepstack.engine._progress import Progress
 from sweepstack.errors import NoSweepsError, SweepstackError
-from sweepstack.store._format import SWEEPS_DIR
+from sweepstack.store import ExperimentDir
 from sweepstack.sweep import ParamSweeper
 
 __all__ = ["SweepWatcher", "run_workers"]
@@ -31,20 +30,18 @@ class SweepWatcher:
     """Read-only views of every sweeper of an experiment, for progress from outside."""
 
     def __init__(self, result_dir: str) -> None:
-        self.folder = os.path.join(result_dir, SWEEPS_DIR)
+        self.result_dir = result_dir
         self.sweepers: dict[str, ParamSweeper] = {}
 
     def counts(self) -> dict[str, dict[str, int]]:
         try:
-            names = sorted(os.listdir(self.folder))
-        except FileNotFoundError:
-            names = []
-        for name in names:
-            if name not in self.sweepers and not name.startswith("."):
+            folders = ExperimentDir.open(self.result_dir).sweeper_dirs()
+        except (SweepstackError, OSError):
+            folders = {}
+        for name, path in folders.items():
+            if name not in self.sweepers:
                 try:
-                    self.sweepers[name] = ParamSweeper(
-                        os.path.join(self.folder, name), readonly=True
-                    )
+                    self.sweepers[name] = ParamSweeper(path, readonly=True)
                 except (NoSweepsError, SweepstackError, OSError):
                     continue  # being created by a worker: next time
         result = {}

@@ -39,6 +39,7 @@ from sweepstack.store._format import (
     RECORDS_DIR,
     REPORTS_DIR,
     RUNS_DIR,
+    SWEEPER_JOURNAL,
     SWEEPS_DIR,
     encode_experiment,
     encode_fields,
@@ -184,6 +185,27 @@ class ExperimentDir:
             StoreWriteError: the folder cannot be created.
         """
         return self._folder(SWEEPS_DIR, check_name("sweeper name", name))
+
+    def sweeper_dirs(self) -> dict[str, str]:
+        """Every sweeper folder of the experiment, by name (nothing is created).
+
+        The engine's sweepers are ``DIR/sweeps/<name>``; a script ported from
+        execo_engine often keeps its one ParamSweeper in ``DIR/sweeps`` itself, which
+        is listed under the name ``"sweeps"``.
+        """
+        folder = os.path.join(self.path, SWEEPS_DIR)
+        found = {}
+        if os.path.exists(os.path.join(folder, SWEEPER_JOURNAL)):
+            found[SWEEPS_DIR] = folder
+        try:
+            names = sorted(os.listdir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return found
+        for name in names:
+            path = os.path.join(folder, name)
+            if not name.startswith(".") and os.path.exists(os.path.join(path, SWEEPER_JOURNAL)):
+                found[name] = path
+        return found
 
     @property
     def cache_dir(self) -> str:
