@@ -418,3 +418,46 @@ def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path):
     assert {r.status for r in runs} == {"interrupted"}
     sweeper = sweepstack.ParamSweeper(os.path.join(path, "sweeps", "main"))
     assert sweeper.counts()["inprogress"] == 0
+
+
+# --- progress -----------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_progress_is_a_rich_bar_on_a_terminal_and_log_lines_otherwise(tmp_path):
+    import pty
+
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.engine.engines",
+            "Counting",
+            "-c",
+            str(tmp_path / "tty"),
+            "--n",
+            "30",
+        ],
+        cwd=REPO,
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            data = os.read(primary, 65536)
+        except OSError:  # the terminal closed: the engine is done
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(primary)
+    assert proc.wait(60) == 0
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert "30/30" in screen and "━" in screen, screen[-2000:]
+    code, _, err = run_engine("Counting", "-c", tmp_path / "plain", "--n", "30")
+    assert code == 0 and "main: 30/30 done (100%)" in err
