@@ -174,7 +174,7 @@ class Engine:
     def _start_session(self) -> None:
         args = self.args
         assert args is not None and self.result_dir is not None
-        logs = LogSetup(args.log_level, rich=not args.no_progress)
+        logs = LogSetup(args.log_level, rich=not args.no_progress, quiet=bool(args.worker_of))
         self._progress = Progress(bar=not args.no_progress and not args.worker_of)
         try:
             self.experiment = xd = ExperimentDir.create_or_open(

@@ -41,8 +41,12 @@ def _level(value: str | None) -> int:
 class LogSetup:
     """Handlers installed on the root logger for one engine session, removed by :meth:`close`."""
 
-    def __init__(self, level: str | None, rich: bool) -> None:
+    def __init__(self, level: str | None, rich: bool, quiet: bool = False) -> None:
+        """``level`` (``-l``) applies to the terminal and the file. Without it: INFO, and
+        only warnings on the terminal when ``quiet`` (worker processes sharing a terminal
+        with their launcher's progress display); the log file always has INFO."""
         self.level = _level(level)
+        console_level = self.level if level is not None or not quiet else logging.WARNING
         self.root = logging.getLogger()
         self._saved_level = self.root.level
         self.handlers: list[logging.Handler] = []
@@ -57,11 +61,11 @@ class LogSetup:
         else:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter(_FORMAT))
-        self._add(handler)
+        self._add(handler, console_level)
         self.root.setLevel(min(self.level, self.root.level or logging.WARNING))
 
-    def _add(self, handler: logging.Handler) -> None:
-        handler.setLevel(self.level)
+    def _add(self, handler: logging.Handler, level: int) -> None:
+        handler.setLevel(level)
         self.root.addHandler(handler)
         self.handlers.append(handler)
 
@@ -70,7 +74,7 @@ class LogSetup:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter(_FORMAT))
-        self._add(handler)
+        self._add(handler, self.level)
 
     def close(self) -> None:
         for handler in self.handlers:
