@@ -5,6 +5,7 @@ the handle the engine, the sweepers and the DAG write through.
 """
 
 from sweepstack.store._cache import ArtifactCache
+from sweepstack.store._check import Problem
 from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._experiment import Experiment, open
 from sweepstack.store._fields import FieldDict, validate_field
@@ -16,6 +17,7 @@ __all__ = [
     "Experiment",
     "ExperimentDir",
     "FieldDict",
+    "Problem",
     "Results",
     "Run",
     "open",

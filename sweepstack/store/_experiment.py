@@ -9,16 +9,44 @@ Experiment opened while a sweep runs shows the records written so far.
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from sweepstack.errors import CorruptEntryError, CorruptEntryWarning
+from sweepstack.errors import (
+    ArtifactCorruptError,
+    CorruptEntryError,
+    CorruptEntryWarning,
+    FormatVersionError,
+)
+from sweepstack.store._atomic import read_bytes, reason_of
+from sweepstack.store._cache import ArtifactCache
+from sweepstack.store._check import Problem, quarantine_file
 from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._fields import FieldDict
-from sweepstack.store._format import RECORDS_DIR
+from sweepstack.store._format import (
+    CACHE_DIR,
+    FIELDS_FILE,
+    QUARANTINE_DIR,
+    RECORD_LOG_DIR,
+    RECORD_LOG_SUFFIX,
+    RECORDS_DIR,
+    RUNS_DIR,
+    parse_fields,
+    parse_log,
+    parse_record,
+)
 from sweepstack.store._names import check_name
-from sweepstack.store._results import Results, gc_paused, iter_documents, row, scan
+from sweepstack.store._results import (
+    Results,
+    gc_paused,
+    iter_documents,
+    list_records,
+    recent,
+    row,
+    scan,
+)
 from sweepstack.store._runs import Run
 
 __all__ = ["Experiment", "open"]
@@ -153,6 +181,171 @@ class Experiment:
                 errors.extend(problems)
         return Results(rows, errors)
 
+    def recent_results(self, seconds: float, sweep: str | None = None) -> Results:
+        """Rows of the records that ended in the last ``seconds`` (by the writers' clocks).
+
+        Read from the ends of the index logs, so the cost grows with recent activity
+        only (``sweepstack status`` computes throughput per host from it). A record
+        written twice in the window appears twice: rows are versions written, from
+        the index (see ``docs/format.md``), not re-read from the record files.
+        """
+        since = time.time() - seconds
+        rows: list[dict[str, Any]] = []
+        for name in self._sweep_names(sweep):
+            entries = recent(os.path.join(self.path, RECORDS_DIR, name), since)
+            rows.extend(row(name, entry) for entry in entries)
+        return Results(rows)
+
+    # --- the artifact cache ----------------------------------------------------------------
+
+    @property
+    def cache(self) -> ArtifactCache:
+        """The experiment's artifact cache (``DIR/cache``)."""
+        return ArtifactCache(os.path.join(self.path, CACHE_DIR))
+
+    def artifacts_in_use(self) -> set[str]:
+        """Keys of every artifact a record refers to: stage outputs and inputs, reportables.
+
+        Reads every record file.
+
+        Raises:
+            CorruptEntryError: a record is unreadable, so what it uses is unknown.
+        """
+        used: set[str] = set()
+        errors: list[CorruptEntryError] = []
+        for name in self.sweeps():
+            for document in iter_documents(os.path.join(self.path, RECORDS_DIR, name), errors):
+                _collect_keys(document.get("outputs"), used)
+                for stage in document.get("stages") or ():
+                    if isinstance(stage, dict):
+                        _collect_keys(stage.get("outputs"), used)
+                        _collect_keys(stage.get("inputs"), used)
+                for entry in document.get("reportables") or ():
+                    if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+                        used.add(entry["key"])
+        if errors:
+            raise errors[0]
+        return used
+
+    def unused_artifacts(self) -> list[str]:
+        """Keys of the cached artifacts that no record refers to (see :meth:`artifacts_in_use`).
+
+        They were made by stage code or parameters no longer in use, or by combinations
+        whose record was never written (a run killed meanwhile, or still running: an
+        artifact is published before its record). ``sweepstack cache --unused`` lists
+        them and, with ``--clean``, removes those old enough.
+
+        Raises:
+            CorruptEntryError: a record is unreadable, so what it uses is unknown.
+        """
+        used = self.artifacts_in_use()
+        return [key for key in self.cache.iter_artifacts() if key not in used]
+
+    # --- verification ----------------------------------------------------------------------
+
+    def check(self, repair: bool = False, artifacts: bool = True) -> list[Problem]:
+        """Verify every record, run, index log and (with ``artifacts``) cached artifact.
+
+        Records and runs must parse; artifacts must match their checksums, which reads
+        all of their data. Works while sweeps run: files are replaced atomically, so a
+        file is either whole or damaged from outside. With ``repair=True`` each damaged
+        file is moved under ``DIR/quarantine/`` (never deleted) and the returned problem
+        says where; a quarantined artifact is recomputed when next needed, and a
+        quarantined record's combination must be returned to todo in its sweeper
+        (``sweepstack check --repair`` does, with ``ParamSweeper.redo``). Records of a
+        newer format are reported, never moved. The sweepers' own files are checked by
+        :meth:`sweepstack.ParamSweeper.check`.
+
+        >>> [str(p) for p in exp.check()]  # doctest: +SKIP
+        ['record 83e2... of sweep main (.../83/83e2....json): not valid JSON (...)']
+
+        Raises:
+            StoreWriteError: with ``repair``, a file could not be moved.
+        """
+        quarantine = os.path.join(self.path, QUARANTINE_DIR)
+        problems = self._check_records(repair, quarantine)
+        problems += self._check_runs(repair, quarantine)
+        problems += self._check_fields(repair, quarantine)
+        if artifacts:
+            problems += self._check_artifacts(repair)
+        return problems
+
+    def _check_records(self, repair: bool, quarantine: str) -> list[Problem]:
+        problems: list[Problem] = []
+        for name in self.sweeps():
+            sweep_dir = os.path.join(self.path, RECORDS_DIR, name)
+            for key, (_, path) in sorted(list_records(sweep_dir).items()):
+                found = _record_problem(path, key)
+                if found is None:
+                    continue
+                problem = Problem("record", path, found[0], key=key, sweep=name)
+                if repair and found[1]:
+                    moved = quarantine_file(
+                        path, os.path.join(quarantine, RECORDS_DIR, name), f"{key}.json"
+                    )
+                    if moved is not None:
+                        problem = problem.fixed(f"moved to {moved}")
+                problems.append(problem)
+            problems += _check_index(sweep_dir, name, repair, quarantine)
+        return problems
+
+    def _check_runs(self, repair: bool, quarantine: str) -> list[Problem]:
+        problems = []
+        for error in self.directory.runs()[1]:
+            problem = Problem("run", error.path, error.problem)
+            if repair:
+                moved = quarantine_file(error.path, os.path.join(quarantine, RUNS_DIR))
+                if moved is not None:
+                    problem = problem.fixed(f"moved to {moved}")
+            problems.append(problem)
+        return problems
+
+    def _check_fields(self, repair: bool, quarantine: str) -> list[Problem]:
+        path = os.path.join(self.path, FIELDS_FILE)
+        try:
+            parse_fields(path, read_bytes(path))
+        except FileNotFoundError:
+            return []
+        except FormatVersionError as err:
+            return [Problem("fields", path, str(err))]
+        except (CorruptEntryError, OSError) as err:
+            text = err.problem if isinstance(err, CorruptEntryError) else reason_of(err)
+            problem = Problem("fields", path, text)
+            if repair:
+                moved = quarantine_file(path, quarantine)
+                if moved is not None:
+                    problem = problem.fixed(f"moved to {moved}; the experiment has no fields now")
+            return [problem]
+        return []
+
+    def _check_artifacts(self, repair: bool) -> list[Problem]:
+        cache = self.cache
+        problems = []
+        for error in cache.check():
+            problem = Problem("artifact", error.path, error.problem, key=error.key)
+            if repair:
+                try:
+                    cache.verify(error.key)  # replaced meanwhile (an --overwrite)?
+                except ArtifactCorruptError:
+                    moved = cache.quarantine(error.key)
+                    if moved is not None:
+                        problem = problem.fixed(f"moved to {moved}; recomputed when needed")
+                else:
+                    problem = problem.fixed("replaced meanwhile by a valid copy")
+            problems.append(problem)
+        return problems
+
+    # --- notebooks -------------------------------------------------------------------------
+
+    def _repr_html_(self) -> str:
+        # The overview a report shows (runs, progress of every sweeper). It needs the sweep
+        # layer, which the store must not import, so it is built by the report package that
+        # sits on top of every layer; importing it here, only when a notebook displays an
+        # experiment, keeps `import sweepstack.store` free of it.
+        from sweepstack.report import overview_html
+
+        return overview_html(self)
+
     # --- pickling --------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
@@ -170,6 +363,70 @@ class Experiment:
         return (
             f"Experiment({self.path!r}, name={self.name!r}, id_experiment={self.id_experiment!r})"
         )
+
+
+def _collect_keys(value: Any, keys: set[str]) -> None:
+    """Add the artifact keys in ``{name: key}`` (or ``{name: {member: key}}``) to ``keys``."""
+    if isinstance(value, dict):
+        for item in value.values():
+            if isinstance(item, str):
+                keys.add(item)
+            elif isinstance(item, dict):
+                _collect_keys(item, keys)
+
+
+def _record_problem(path: str, key: str) -> tuple[str, bool] | None:
+    """What is wrong with a record file, and whether moving it aside is a repair."""
+    try:
+        document = parse_record(path, read_bytes(path))
+    except FileNotFoundError:
+        return None  # replaced or removed since the listing
+    except FormatVersionError as err:
+        return str(err), False  # a newer sweepstack's: not damaged, never moved
+    except CorruptEntryError as err:
+        return err.problem, True
+    except OSError as err:
+        return f"cannot be read ({reason_of(err)})", False
+    if document["key"] != key:
+        return f"it holds the record of key {document['key']!r}", True
+    return None
+
+
+def _check_index(sweep_dir: str, sweep: str, repair: bool, quarantine: str) -> list[Problem]:
+    """Index logs with damaged lines; a repair moves the whole log aside (it is only an index)."""
+    folder = os.path.join(sweep_dir, RECORD_LOG_DIR)
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    problems = []
+    for name in names:
+        if not name.endswith(RECORD_LOG_SUFFIX) or name.startswith("."):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            _, errors = parse_log(path, read_bytes(path))
+        except FileNotFoundError:
+            continue
+        except FormatVersionError as err:
+            problems.append(Problem("index", path, str(err), sweep=sweep))
+            continue
+        except OSError as err:
+            problems.append(Problem("index", path, reason_of(err), sweep=sweep))
+            continue
+        if not errors:
+            continue
+        lines = ", ".join(e.path.rpartition("line ")[2] for e in errors[:5])
+        more = " ..." if len(errors) > 5 else ""
+        problem = Problem(
+            "index", path, f"{len(errors)} damaged line(s) (line {lines}{more})", sweep=sweep
+        )
+        if repair:
+            moved = quarantine_file(path, os.path.join(quarantine, RECORDS_DIR, sweep, "_log"))
+            if moved is not None:
+                problem = problem.fixed(f"moved to {moved}; results() reads the record files")
+        problems.append(problem)
+    return problems
 
 
 def open(path: str | os.PathLike[str]) -> Experiment:

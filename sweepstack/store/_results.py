@@ -22,6 +22,7 @@ to a file whose inode number is that of an earlier indexed version of the same k
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -38,7 +39,17 @@ from sweepstack.store._format import (
     record_summary,
 )
 
-__all__ = ["COLUMNS", "Results", "gc_paused", "iter_documents", "list_records", "row", "scan"]
+__all__ = [
+    "COLUMNS",
+    "Results",
+    "gc_paused",
+    "iter_documents",
+    "list_records",
+    "recent",
+    "row",
+    "scan",
+    "timestamp",
+]
 
 COLUMNS = (
     "sweep",
@@ -172,6 +183,84 @@ def iter_documents(sweep_dir: str, errors: list[CorruptEntryError]) -> Iterator[
         document = _read_record(files[key][1], key, errors)
         if document is not None:
             yield document
+
+
+def timestamp(text: Any) -> float | None:
+    """Seconds since the epoch of a UTC time as the store and the engine write it, or None.
+
+    >>> timestamp("1970-01-01T00:01:00Z"), timestamp("1970-01-01T00:00:01.500000Z")
+    (60.0, 1.5)
+    """
+    if not isinstance(text, str) or not text.endswith("Z"):
+        return None
+    for layout in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            moment = _dt.datetime.strptime(text, layout)
+        except ValueError:
+            continue
+        return moment.replace(tzinfo=_dt.timezone.utc).timestamp()
+    return None
+
+
+_TAIL_CHUNK = 1 << 18
+
+
+def recent(sweep_dir: str, since: float) -> list[dict[str, Any]]:
+    """Index entries of the records of a sweep that ended at or after ``since`` (epoch seconds).
+
+    Each index log is read backwards from its end, a chunk at a time, until an entry
+    that ended before ``since``: the cost grows with the number of recent records, not
+    with the size of the logs. Entries are versions written (a record written twice
+    counts twice), as summaries; unreadable lines are skipped.
+    """
+    found: list[dict[str, Any]] = []
+    folder = os.path.join(sweep_dir, RECORD_LOG_DIR)
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    for name in names:
+        if not name.endswith(RECORD_LOG_SUFFIX) or name.startswith("."):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            found.extend(_recent_in_log(fd, path, since))
+        finally:
+            os.close(fd)
+    return found
+
+
+def _recent_in_log(fd: int, path: str, since: float) -> list[dict[str, Any]]:
+    end = os.fstat(fd).st_size
+    kept: list[dict[str, Any]] = []
+    chunk = _TAIL_CHUNK
+    while end > 0:
+        start = max(0, end - chunk)
+        data = os.pread(fd, end - start, start)
+        if start > 0:
+            first = data.find(b"\n")
+            if first < 0:  # a line longer than the chunk: read a larger piece
+                chunk *= 4
+                continue
+            data = data[first + 1 :]
+            start += first + 1
+        # after the last newline: a line being written, or cut by a crash
+        entries, _ = parse_log(path, data[: data.rfind(b"\n") + 1])
+        older = False
+        for entry in entries:
+            ended = timestamp(entry.get("ended"))
+            if ended is not None and ended >= since:
+                kept.append(entry)
+            else:
+                older = True
+        if older or start == 0:
+            break
+        end = start
+    return kept
 
 
 def _flat_items(mapping: dict[str, Any]) -> Iterator[tuple[str, Any]]:
