@@ -2,7 +2,7 @@
 
 from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
 from sweepstack.sweep._keys import canonical, param_key, register_key_type
-from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats
+from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats, check_sweeper
 
 __all__ = [
     "Claim",
@@ -10,6 +10,7 @@ __all__ = [
     "ParamSweeper",
     "SweeperStats",
     "canonical",
+    "check_sweeper",
     "geom",
     "igeom",
     "param_key",

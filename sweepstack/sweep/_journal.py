@@ -30,6 +30,7 @@ import os
 import warnings
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sweepstack.errors import (
@@ -41,7 +42,17 @@ from sweepstack.errors import (
 from sweepstack.store._atomic import atomic_write, fsync_dir, read_bytes
 from sweepstack.store._format import SWEEPER_JOURNAL, SWEEPER_SNAPSHOT, check_format
 
-__all__ = ["Journal", "encode_entry", "parse_entry"]
+__all__ = [
+    "Inspection",
+    "Journal",
+    "cut_tail",
+    "encode_entry",
+    "inspect",
+    "newest_snapshot",
+    "parse_entry",
+    "replace_snapshot",
+    "restart",
+]
 
 _JOURNAL_MAGIC = "SSJ1"
 _SNAPSHOT_MAGIC = b"SSS1"
@@ -364,6 +375,135 @@ class Journal:
                 return
             yield position, parse_entry(data[position:newline])
             position = newline + 1
+
+
+# --- verification and repair (``sweepstack check``) ---------------------------------------
+
+
+@dataclass
+class Inspection:
+    """What :func:`inspect` found in a sweeper folder's journal and current snapshot.
+
+    ``tail`` is the end of the last valid entry when invalid bytes follow it (torn by a
+    killed writer); ``corrupt`` the offsets of damaged entries followed by valid ones
+    (their transitions are lost).
+    """
+
+    path: str
+    exists: bool = True
+    generation: int | None = None
+    header_problem: str | None = None
+    newer_format: int | None = None
+    corrupt: list[int] = field(default_factory=list)
+    tail: int | None = None
+    tail_bytes: int = 0
+    snapshot_problem: str | None = None
+    snapshot_rebuildable: bool = False
+
+
+def inspect(folder: str) -> Inspection:
+    """Verify the journal of a sweeper folder line by line, and its current snapshot.
+
+    Without the sweeper's lock, an incomplete last entry may be one being written.
+    """
+    journal = Journal(folder, lambda entry: None, lambda document: None, dict, readonly=True)
+    found = Inspection(journal.path)
+    try:
+        lines = list(journal.raw_lines())
+    except FileNotFoundError:
+        found.exists = False
+        return found
+    header = lines[0][1] if lines else None
+    if header is None or not header[0].startswith("SSJ") or not header[1].isdigit():
+        found.header_problem = "its first line is not a sweepstack journal header"
+        return found
+    if header[0] != _JOURNAL_MAGIC:
+        found.newer_format = int(header[0][3:]) if header[0][3:].isdigit() else 0
+        return found
+    found.generation = int(header[1])
+    valid_end = lines[1][0] if len(lines) > 1 else None  # where the first entry starts
+    for number, (_, entry) in enumerate(lines[1:], 1):
+        if entry is not None:
+            valid_end = lines[number + 1][0] if number + 1 < len(lines) else None
+    damaged = [position for position, entry in lines[1:] if entry is None]
+    if valid_end is None:  # the last line is a valid entry (or there are none)
+        found.corrupt = damaged
+    else:
+        found.corrupt = [position for position in damaged if position < valid_end]
+        if any(position >= valid_end for position in damaged):
+            found.tail = valid_end
+            try:
+                found.tail_bytes = os.path.getsize(journal.path) - valid_end
+            except OSError:
+                pass
+    if found.generation:
+        try:
+            _read_snapshot(journal._snapshot_path(found.generation))
+        except FileNotFoundError:
+            found.snapshot_problem = "it is missing"
+        except ValueError as err:
+            found.snapshot_problem = str(err)
+        if found.snapshot_problem is not None:
+            found.snapshot_rebuildable = journal._rebuild_snapshot(found.generation) is not None
+    return found
+
+
+def cut_tail(folder: str, offset: int) -> int:
+    """Cut the journal at ``offset`` (the end of its last valid entry); the bytes cut.
+
+    The caller holds the sweeper's lock: no writer is in the middle of an entry, so
+    the bytes after ``offset`` are garbage from a killed one (which the next writer
+    would overwrite anyway).
+    """
+    path = os.path.join(folder, SWEEPER_JOURNAL)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        if size <= offset:
+            return 0
+        os.ftruncate(fd, offset)
+        os.fsync(fd)
+        return size - offset
+    finally:
+        os.close(fd)
+
+
+def newest_snapshot(folder: str) -> tuple[int, dict[str, Any] | None]:
+    """The highest generation number among the folder's snapshots and old journals, and
+    the document of its newest readable snapshot (None when there is none)."""
+    generations = []
+    for name in os.listdir(folder):
+        for prefix in (SWEEPER_SNAPSHOT + ".", SWEEPER_JOURNAL + "."):
+            suffix = name[len(prefix) :]
+            if name.startswith(prefix) and suffix.isdigit():
+                generations.append((int(suffix), prefix == SWEEPER_SNAPSHOT + "."))
+    document = None
+    for generation, is_snapshot in sorted(generations, reverse=True):
+        if is_snapshot and document is None:
+            try:
+                document = _read_snapshot(os.path.join(folder, f"{SWEEPER_SNAPSHOT}.{generation}"))
+            except (OSError, ValueError):
+                continue
+    return max((g for g, _ in generations), default=0), document
+
+
+def restart(folder: str, generation: int, document: dict[str, Any] | None) -> None:
+    """Start the journal afresh at ``generation`` (> every one in use), from ``document``.
+
+    The caller holds the lock and has moved the old journal aside. Every process sees
+    a new generation on its next access and reloads from its snapshot.
+    """
+    if generation > 0:
+        _write_snapshot(
+            os.path.join(folder, f"{SWEEPER_SNAPSHOT}.{generation}"),
+            document or {"done": [], "failed": {}, "claims": {}, "owners": {}},
+        )
+    atomic_write(os.path.join(folder, SWEEPER_JOURNAL), _header(generation))
+
+
+def replace_snapshot(folder: str, generation: int, document: dict[str, Any]) -> None:
+    """Write the snapshot of ``generation`` (the caller holds the lock and moved the old aside)."""
+    _write_snapshot(os.path.join(folder, f"{SWEEPER_SNAPSHOT}.{generation}"), document)
 
 
 def _write_snapshot(path: str, document: dict[str, Any]) -> None:

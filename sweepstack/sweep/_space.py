@@ -16,6 +16,7 @@ import json
 import struct
 import sys
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -224,6 +225,29 @@ class Space:
     def level_counts(self, positions: Iterable[int]) -> dict[Any, dict[Any, int]]:
         """Counts of each level of each factor over ``positions``, as in sweep_stats."""
         counts: dict[Any, dict[Any, int]] = {}
+        if self._columns is not None:
+            # count level codes column by column, without building the combinations
+            factors, levels, codes = self._columns
+            if not isinstance(positions, (list, range)):
+                positions = list(positions)
+            for f, factor in enumerate(factors):
+                column = codes[f]
+                tally = Counter(column) if positions == range(len(self.keys)) else None
+                if tally is None:
+                    tally = Counter(map(column.__getitem__, positions))
+                per_level: dict[Any, int] = {}
+                for code, n in tally.items():
+                    if code < 0:
+                        continue  # the factor is not in these combinations (a sub-sweep)
+                    level = levels[f][code]
+                    try:
+                        per_level[level] = per_level.get(level, 0) + n
+                    except TypeError:
+                        text = repr(level)
+                        per_level[text] = per_level.get(text, 0) + n
+                if per_level:
+                    counts[factor] = per_level
+            return counts
         for position in positions:
             for factor, level in self.combination(position).items():
                 per_level = counts.setdefault(factor, {})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import time
 import warnings
@@ -22,22 +23,38 @@ from typing import Any, Callable, Union
 from sweepstack.errors import (
     ClaimLostWarning,
     JournalCorruptError,
+    JournalWarning,
     NoSweepsError,
     StoreWriteError,
     UnknownCombinationError,
 )
 from sweepstack.store._atomic import reason_of
-from sweepstack.store._format import SWEEPER_LOCK, SWEEPER_SWEEPS
+from sweepstack.store._check import Problem, quarantine_file
+from sweepstack.store._format import (
+    QUARANTINE_DIR,
+    SWEEPER_JOURNAL,
+    SWEEPER_LOCK,
+    SWEEPER_SNAPSHOT,
+    SWEEPER_SWEEPS,
+)
 from sweepstack.store._locks import file_lock
 from sweepstack.sweep import _heartbeat
 from sweepstack.sweep._combinations import HashableDict
-from sweepstack.sweep._journal import Entry, Journal
+from sweepstack.sweep._journal import (
+    Entry,
+    Journal,
+    cut_tail,
+    inspect,
+    newest_snapshot,
+    replace_snapshot,
+    restart,
+)
 from sweepstack.sweep._keys import param_key
 from sweepstack.sweep._owner import Owner, current_owner, is_dead
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState
 
-__all__ = ["Claim", "ParamSweeper", "SweeperStats"]
+__all__ = ["Claim", "ParamSweeper", "SweeperStats", "check_sweeper"]
 
 COMPACT_MIN_ENTRIES = 50_000
 """Compaction runs when the journal holds more entries than this and than the state."""
@@ -638,7 +655,9 @@ class ParamSweeper:
 
     # --- crashed owners -----------------------------------------------------------------
 
-    def _recover_if_due(self, force: bool = False) -> list[tuple[str, str]]:
+    def _recover_if_due(
+        self, force: bool = False, wall_clock: bool = False
+    ) -> list[tuple[str, str]]:
         """Return to todo the claims of dead owners and of owners whose lease expired."""
         now = time.monotonic()
         if not force and now < self._next_recovery:
@@ -646,6 +665,7 @@ class ParamSweeper:
         self._next_recovery = now + min(1.0, self.heartbeat_interval)
         state = self._state
         me = self._me()
+        wall_now = time.time()
         taken = []
         for owner_id in list(state.owner_claims):
             if owner_id == me.id:
@@ -656,14 +676,124 @@ class ParamSweeper:
                 taken.append((owner_id, "dead"))
             elif now - state.last_seen.get(owner_id, now) > lease + self._margin:
                 taken.append((owner_id, "expired"))
+            elif wall_clock:
+                # the owner's last news by its own clock: a heartbeat, or its latest claim
+                news = max(
+                    [state.heartbeat_at.get(owner_id, 0.0)]
+                    + [state.claimed_at.get(k, 0.0) for k in state.owner_claims[owner_id]]
+                )
+                if wall_now - news > lease + self._margin:
+                    taken.append((owner_id, "expired"))
         if taken and not self._readonly:
             self._write([("X", o, reason) for o, reason in taken], durable=False)
         return taken
 
-    def recover(self) -> list[tuple[str, str]]:
-        """Take back now the claims of dead owners and expired leases; returns (owner, reason)."""
+    def recover(self, trust_wall_clock: bool = False) -> list[tuple[str, str]]:
+        """Take back now the claims of dead owners and expired leases; returns (owner, reason).
+
+        A lease expires when this process has had no news of the owner for the lease
+        plus the margin, on its own clock, which a fresh process (``sweepstack reset
+        --stale``) has not watched long enough to tell. ``trust_wall_clock=True`` also
+        takes back the claims of owners whose last heartbeat or claim, as written by
+        them, is older than that by this host's clock (clocks must agree within the
+        margin).
+        """
         with self._session():
-            return self._recover_if_due(force=True)
+            return self._recover_if_due(force=True, wall_clock=trust_wall_clock)
+
+    def redo(self, keys: Iterable[str]) -> list[str]:
+        """Return done or failed combinations to todo, so that they are computed again.
+
+        For combinations whose results were lost, such as a record quarantined by
+        ``sweepstack check --repair``. Done is final in the journal, so this starts a
+        new generation (a compaction) whose snapshot leaves them out; every process
+        reloads it on its next access. Safe while workers run. Returns the keys changed.
+
+        Raises:
+            StoreWriteError: the sweeper is read-only, or its folder cannot be written.
+        """
+        if self._readonly:
+            raise StoreWriteError(self._dir, "this sweeper was opened read-only")
+        wanted = set(keys)
+        with self._session() as state:
+            changed = sorted(k for k in wanted if k in state.done or k in state.failed)
+            if changed:
+                document = state.document()
+                document["done"] = [k for k in document["done"] if k not in wanted]
+                document["failed"] = {
+                    k: v for k, v in document["failed"].items() if k not in wanted
+                }
+                self._journal.compact(document)
+                state.load(document)
+        return changed
+
+    def keys(self, state: str) -> list[str]:
+        """Keys of this instance's combinations that are ``todo``, ``inprogress``, ``done``,
+        ``failed`` or ``skipped`` (cheaper than the combinations themselves)."""
+        with self._mutex:
+            s = self._state
+            index = s.space.index
+            if state == "todo":
+                return s.todo_keys()
+            if state == "skipped":
+                return s.visible_skipped()
+            source = {"inprogress": s.claims, "done": s.done, "failed": s.failed}.get(state)
+            if source is None:
+                raise ValueError(
+                    f"unknown state {state!r}: todo, inprogress, done, failed or skipped"
+                )
+            return [k for k in source if k in index]
+
+    def level_counts(self) -> dict[str, dict[Any, dict[Any, int]]]:
+        """Counts of each level of each factor per state, as :func:`sweep_stats` counts them.
+
+        Returns ``{state: {factor: {level: count}}}`` for ``total``, ``done``,
+        ``inprogress``, ``failed``, ``skipped`` and ``remaining``. Counted on the saved
+        columns of the sweeps: a million combinations take about a second, where
+        ``sweep_stats(stats())`` builds every combination.
+        """
+        with self._mutex:
+            s = self._state
+            space, index = s.space, s.space.index
+            positions = {
+                "done": [index[k] for k in s.done if k in index],
+                "inprogress": [index[k] for k in s.claims if k in index],
+                "failed": [index[k] for k in s.failed if k in index],
+                "skipped": [index[k] for k in s.visible_skipped()],
+            }
+            counts = {"total": space.level_counts(range(len(space)))}
+            for name, where in positions.items():
+                counts[name] = space.level_counts(where)
+            blocking = ["done", "inprogress", "skipped"] + ([] if s.retry_failed else ["failed"])
+        remaining: dict[Any, dict[Any, int]] = {}
+        for factor, levels in counts["total"].items():
+            remaining[factor] = {}
+            for level, n in levels.items():
+                left = n - sum(counts[b].get(factor, {}).get(level, 0) for b in blocking)
+                if left:
+                    remaining[factor][level] = left
+        counts["remaining"] = remaining
+        return counts
+
+    # --- verification and repair (sweepstack check) --------------------------------------
+
+    def check(self) -> list[Problem]:
+        """Verify this sweeper's journal, snapshot and saved sweeps (see :func:`check_sweeper`)."""
+        return check_sweeper(self._dir, lock=not self._readonly)
+
+    def repair(
+        self, done: Iterable[str] | None = None, quarantine_dir: str | None = None
+    ) -> list[Problem]:
+        """Repair this sweeper's files and reload its state (see :func:`check_sweeper`).
+
+        Raises:
+            StoreWriteError: the sweeper is read-only, or its folder cannot be written.
+        """
+        if self._readonly:
+            raise StoreWriteError(self._dir, "this sweeper was opened read-only")
+        problems = check_sweeper(self._dir, repair=True, done=done, quarantine_dir=quarantine_dir)
+        self.full_update()
+        return problems
 
     def _heartbeat(self) -> bool:
         """Renew this process's leases (called by the heartbeat thread); False if none held."""
@@ -698,6 +828,229 @@ class ParamSweeper:
         raise TypeError(
             "a ParamSweeper is not pickled: open ParamSweeper(persistence_dir) in each process instead"
         )
+
+
+_EMPTY_STATE: dict[str, Any] = {"done": [], "failed": {}, "claims": {}, "owners": {}}
+
+
+def check_sweeper(
+    persistence_dir: str,
+    *,
+    repair: bool = False,
+    done: Iterable[str] | None = None,
+    quarantine_dir: str | None = None,
+    lock: bool = True,
+) -> list[Problem]:
+    """Verify a sweeper folder's files; with ``repair``, fix what can be fixed.
+
+    Works on folders no :class:`ParamSweeper` can open (an unreadable journal header or
+    snapshot). Checked: the journal's header and every entry's checksum, a torn tail,
+    the current snapshot, the saved sweeps. With ``lock`` (the default) the sweeper's
+    lock is held meanwhile, so an incomplete last entry is known to be torn rather than
+    being written; ``lock=False`` touches nothing (``sweepstack status``).
+
+    Repairs, under the lock, are each what a writer does in its turn or a new
+    generation that every process reloads, so they are safe while workers run:
+
+    - a torn tail is cut (the next writer would overwrite it anyway);
+    - damaged entries: a copy of the journal goes to the quarantine, then the state as
+      read (without them) is compacted into a new generation;
+    - an unreadable journal header: the journal is moved to the quarantine and a new
+      generation starts from the newest readable snapshot;
+    - an unreadable snapshot: rebuilt from the generation before when it can be; else
+      moved to the quarantine and replaced by an empty one (the journal replays on it);
+    - unreadable saved sweeps: moved to the quarantine (the engine saves them again
+      when the experiment is continued).
+
+    When transitions were lost (the last three cases and damaged entries), the keys in
+    ``done`` (known done elsewhere: records whose status is done) that the state no
+    longer has as done or in progress are marked done again.
+
+    Args:
+        persistence_dir: the sweeper's folder.
+        repair: fix what was found (takes the lock even if ``lock`` is False).
+        done: keys known to be done, to recover lost done transitions.
+        quarantine_dir: where damaged files go (default ``<persistence_dir>/quarantine``).
+        lock: hold the sweeper's lock while checking.
+
+    Raises:
+        StoreWriteError: with ``repair``, the folder cannot be written.
+    """
+    path = os.path.abspath(os.fspath(persistence_dir))
+    if not os.path.isdir(path):
+        return []
+    held = None
+    if lock or repair:
+        held = file_lock(os.path.join(path, SWEEPER_LOCK))
+        try:
+            held.acquire()
+        except OSError as err:
+            if repair:
+                raise StoreWriteError(held.path, reason_of(err)) from err
+            held = None  # a read-only copy: check without the lock
+    try:
+        quarantine = quarantine_dir or os.path.join(path, QUARANTINE_DIR)
+        return _check_files(path, repair, done, quarantine, locked=held is not None)
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _check_files(
+    path: str, repair: bool, done: Iterable[str] | None, quarantine: str, locked: bool
+) -> list[Problem]:
+    name = os.path.basename(path)
+    found = inspect(path)
+    problems: list[Problem] = []
+    lost = compact = reopen = False
+    if not found.exists:
+        generation, document = newest_snapshot(path)
+        if generation:
+            problem = Problem(
+                "journal",
+                found.path,
+                "it is missing; the state continues from the newest snapshot, and the "
+                "transitions after it are lost",
+                sweep=name,
+            )
+            if repair:
+                restart(path, generation + 1, document)
+                lost = reopen = True
+                problem = problem.fixed(f"started generation {generation + 1} from it")
+            problems.append(problem)
+    elif found.newer_format is not None:
+        return [
+            Problem(
+                "journal",
+                found.path,
+                f"it is in journal format {found.newer_format}, newer than this sweepstack "
+                "reads; upgrade sweepstack",
+                sweep=name,
+            )
+        ]
+    elif found.header_problem is not None:
+        problem = Problem("journal", found.path, found.header_problem, sweep=name)
+        if repair:
+            moved = quarantine_file(found.path, quarantine)
+            generation, document = newest_snapshot(path)
+            restart(path, generation + 1, document)
+            lost = reopen = True
+            problem = problem.fixed(
+                f"moved to {moved}; generation {generation + 1} starts from the newest snapshot"
+            )
+        problems.append(problem)
+    else:
+        generation = found.generation or 0
+        if found.snapshot_problem is not None:
+            snapshot = os.path.join(path, f"{SWEEPER_SNAPSHOT}.{generation}")
+            if found.snapshot_rebuildable:
+                problem = Problem(
+                    "snapshot",
+                    snapshot,
+                    f"{found.snapshot_problem}; generation {generation - 1} can rebuild it",
+                    sweep=name,
+                )
+                if repair:
+                    reopen = True  # a writable open rebuilds and rewrites it
+                    problem = problem.fixed(f"rebuilt from generation {generation - 1}")
+            else:
+                problem = Problem(
+                    "snapshot",
+                    snapshot,
+                    f"{found.snapshot_problem}, and no earlier generation can rebuild it",
+                    sweep=name,
+                )
+                if repair:
+                    moved = (
+                        quarantine_file(snapshot, quarantine) if os.path.exists(snapshot) else None
+                    )
+                    replace_snapshot(path, generation, _EMPTY_STATE)
+                    lost = reopen = True
+                    problem = problem.fixed(
+                        (f"moved to {moved}; " if moved else "")
+                        + "replaced by an empty state that the journal replays on"
+                    )
+            problems.append(problem)
+        if found.corrupt:
+            problem = Problem(
+                "journal",
+                found.path,
+                f"{_plural(len(found.corrupt), 'damaged entry', 'damaged entries')} "
+                f"(first at byte {found.corrupt[0]}): the transitions they held are lost",
+                sweep=name,
+            )
+            if repair:
+                os.makedirs(quarantine, exist_ok=True)
+                copy = os.path.join(quarantine, f"{SWEEPER_JOURNAL}.{generation}.damaged")
+                shutil.copyfile(found.path, copy)
+                lost = compact = reopen = True
+                problem = problem.fixed(f"copied to {copy}; compacted without them")
+            problems.append(problem)
+        if found.tail is not None:
+            cause = (
+                "a writer was killed mid-write"
+                if locked
+                else "a writer killed mid-write, or writing now"
+            )
+            problem = Problem(
+                "journal",
+                found.path,
+                f"{found.tail_bytes} bytes of an incomplete or damaged entry after byte "
+                f"{found.tail} ({cause}); readers ignore them",
+                sweep=name,
+            )
+            if repair:
+                problem = problem.fixed(f"cut {cut_tail(path, found.tail)} bytes")
+            problems.append(problem)
+    sweeps_path = os.path.join(path, SWEEPER_SWEEPS)
+    has_sweeps = os.path.exists(sweeps_path)
+    if has_sweeps:
+        try:
+            Space.load(sweeps_path)
+        except JournalCorruptError as err:
+            has_sweeps = False
+            problem = Problem("sweeps", sweeps_path, err.problem, sweep=name)
+            if repair:
+                moved = quarantine_file(sweeps_path, quarantine)
+                problem = problem.fixed(
+                    f"moved to {moved}; the experiment script saves them again when continued"
+                )
+            problems.append(problem)
+    if repair and reopen:
+        problems += _reload(path, has_sweeps, compact, done if lost else None)
+    return problems
+
+
+def _reload(
+    path: str, has_sweeps: bool, compact: bool, done: Iterable[str] | None
+) -> list[Problem]:
+    """Open the repaired sweeper (rebuilding a snapshot), compact it, recover done keys."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JournalWarning)
+        sweeper = ParamSweeper(path, None if has_sweeps else [])
+        with sweeper._session() as state:
+            if compact:
+                sweeper._journal.compact(state.document())
+            missing = sorted(
+                k for k in (done or ()) if k not in state.done and k not in state.claims
+            )
+            if missing:
+                sweeper._write([("D", key, "") for key in missing], durable=True)
+    if not missing:
+        return []
+    return [
+        Problem(
+            "state",
+            path,
+            f"{_plural(len(missing), 'combination', 'combinations')} with a done record "
+            "missing from the state",
+            sweep=os.path.basename(path),
+        ).fixed("marked done again")
+    ]
 
 
 def _looks_like_execo(path: str) -> bool:
