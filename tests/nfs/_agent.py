@@ -1,0 +1,130 @@
+"""Programs the NFS scenarios start on the two hosts of the test VM (see ``_inside.py``).
+
+    python -m tests.nfs._agent agent             # commands as JSON lines on stdin
+    python -m tests.nfs._agent drain DIR --lease 4 --work 0.1
+
+Both print ``ready`` once started and wait for their orders on stdin, so that slow
+process starts under emulation never decide an ordering; results go to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+import warnings
+from typing import Any
+
+
+def _say(*parts: Any) -> None:
+    print(*parts, flush=True)
+
+
+def locks(order: dict[str, Any]) -> dict[str, Any]:
+    """Take the sweeper's lock ``count`` times; under it, append to a file as the journal does.
+
+    The intervals when this process held the lock are returned (CLOCK_MONOTONIC: one
+    kernel runs both hosts), to be checked for overlaps with the other host's. Under
+    the lock the file is opened, read whole, and one line numbered after the lines
+    read is written at the end read, then fsynced before the unlock: the journal's
+    protocol. A stale read through either mount shows as a repeated or missing number.
+    """
+    from sweepstack.store._locks import file_lock
+
+    lock = file_lock(order["lock"])
+    host = socket.gethostname()
+    intervals = []
+    for _ in range(order["count"]):
+        with lock:
+            start = time.monotonic_ns()
+            fd = os.open(order["file"], os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                end = os.fstat(fd).st_size
+                lines = os.pread(fd, end, 0).count(b"\n")
+                os.pwrite(fd, f"{lines + 1} {host}\n".encode(), end)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            intervals.append((start, time.monotonic_ns()))
+    return {
+        "intervals": intervals,
+        "contended": lock.contended,
+        "wait_seconds": lock.wait_seconds,
+    }
+
+
+def runs(order: dict[str, Any]) -> dict[str, Any]:
+    """Open (creating it if needed) the experiment and register ``count`` runs in it."""
+    from sweepstack.store import ExperimentDir
+
+    xd = ExperimentDir.create_or_open(order["dir"], name="nfs")
+    numbers = [xd.start_run("nfs", argv=["agent"]).number for _ in range(order["count"])]
+    return {"numbers": numbers}
+
+
+def agent() -> None:
+    _say("ready", socket.gethostname(), os.getpid())
+    for line in sys.stdin:
+        order = json.loads(line)
+        if order["do"] == "quit":
+            return
+        result = {"locks": locks, "runs": runs}[order["do"]](order)
+        _say("RESULT " + json.dumps(result))
+
+
+def drain(args: argparse.Namespace) -> None:
+    """Claim and finish combinations until none is left or in progress, saying what it did."""
+    from sweepstack.sweep import ParamSweeper
+
+    sweeper = ParamSweeper(args.dir, lease=args.lease)
+    _say("ready", socket.gethostname(), os.getpid())
+    sys.stdin.readline()  # "go"
+    with warnings.catch_warnings(record=True) as lost:
+        warnings.simplefilter("always")
+        while True:
+            combination = sweeper.get_next()
+            if combination is None:
+                if not sweeper.counts()["inprogress"]:
+                    break
+                # claims of others are in progress: if their owner is dead, they come back
+                # to todo when its lease expires, and this worker must be there to take them
+                time.sleep(0.2)
+                continue
+            key = sweeper.key_of(combination)
+            _say("CLAIM", key)
+            time.sleep(args.work)
+            ok = sweeper.done(combination)
+            _say("ACK", key, int(ok))
+    lock = sweeper._lock
+    assert lock is not None
+    _say(
+        "FINISHED "
+        + json.dumps(
+            {
+                "warnings": [str(w.message) for w in lost],
+                "wait_seconds": lock.wait_seconds,
+                "contended": lock.contended,
+                "acquisitions": lock.acquisitions,
+            }
+        )
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["agent", "drain"])
+    parser.add_argument("dir", nargs="?")
+    parser.add_argument("--lease", type=float, default=4.0)
+    parser.add_argument("--work", type=float, default=0.1)
+    args = parser.parse_args()
+    if args.mode == "agent":
+        agent()
+    else:
+        drain(args)
+
+
+if __name__ == "__main__":
+    main()

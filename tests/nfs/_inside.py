@@ -1,0 +1,482 @@
+"""The NFS scenarios, run inside the test VM by ``tests/nfs/test_nfs.py``.
+
+    ../shared/tools/nfsvm.sh run --vers 4.2 -- .venv/bin/python -m tests.nfs._inside
+
+In the VM, kernel nfsd exports a tmpfs (``/srv/nfs``, read here directly as the
+server's truth) and two kernel NFS clients, each in its own network namespace, mount
+it at ``$NFS_A`` and ``$NFS_B``. Processes run on "hostA" or "hostB" with
+``$A_PREFIX``/``$B_PREFIX`` and, here, their own UTS namespace named after the host:
+sweepstack then sees two machines (owners on the other host are judged by their
+lease only, never as dead).
+
+Only the exit status leaves the VM, and the console: each scenario prints
+``NFS-RESULT <name> ok|FAIL <json>`` and the host side turns each into a test.
+Orderings never rest on sleeps: every process says ``ready`` and waits for its
+orders, and every wait is for a condition, with a deadline.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import uuid
+from typing import Any, Callable
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SERVER = "/srv/nfs"  # the export as the server sees it
+LEASE = 5.0  # short, so that claims of a "crashed host" come back within the suite's time
+
+
+class ScenarioFailed(AssertionError):
+    """A check of a scenario failed (the message says which)."""
+
+
+def log(message: str) -> None:
+    print(f"NFS-LOG {time.monotonic() - STARTED:6.1f}s {message}", flush=True)
+
+
+STARTED = time.monotonic()
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ScenarioFailed(message)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise ScenarioFailed(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.005)
+
+
+class Proc:
+    """A process on one of the hosts, its output lines collected (with arrival times)."""
+
+    def __init__(self, host: str, args: list[str]) -> None:
+        prefix = shlex.split(os.environ["A_PREFIX" if host == "hostA" else "B_PREFIX"])
+        # own UTS namespace named after the host: what socket.gethostname() says there
+        uts = ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', host]
+        self.host = host
+        self.proc = subprocess.Popen(
+            [*prefix, *uts, sys.executable, *args],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[tuple[float, str]] = []
+        self.errors: list[str] = []
+        self.killed = False
+        self._consumed = 0
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, None), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: Any, into: list[tuple[float, str]] | None) -> None:
+        for line in stream:
+            if into is None:
+                self.errors.append(line.rstrip())
+            else:
+                into.append((time.monotonic(), line.rstrip()))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid  # ip netns exec, unshare and sh exec: the same process throughout
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def tagged(self, tag: str) -> list[str]:
+        """The rest of each output line that starts with ``tag``."""
+        return [line[len(tag) + 1 :] for _, line in self.lines if line.split(" ", 1)[0] == tag]
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        """The next RESULT line the agent prints, as a dict."""
+
+        def arrived() -> bool:
+            if self.proc.poll() is not None:
+                raise ScenarioFailed(f"the agent on {self.host} died: {self.errors[-5:]}")
+            return len(self.tagged("RESULT")) > self._consumed
+
+        wait_until(arrived, timeout, f"a result from {self.host}")
+        self._consumed += 1
+        return json.loads(self.tagged("RESULT")[self._consumed - 1])
+
+    def ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise ScenarioFailed(
+                f"a process on {self.host} exited with {self.proc.returncode}: "
+                + " | ".join(self.errors[-5:])
+            )
+        return any(line.startswith("ready") for _, line in self.lines)
+
+    def kill(self) -> None:
+        self.killed = True
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(30)
+
+    def finish(self, timeout: float) -> int:
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise ScenarioFailed(
+                f"a process on {self.host} did not end within {timeout:.0f} s"
+            ) from None
+        for reader in self._readers:
+            reader.join(10)
+        return code
+
+
+def both(path: str) -> tuple[str, str, str]:
+    """``path`` (relative to the export) through hostA's mount, hostB's, and on the server."""
+    return (
+        os.path.join(os.environ["NFS_A"], path),
+        os.path.join(os.environ["NFS_B"], path),
+        os.path.join(SERVER, path),
+    )
+
+
+# --- 1. the sweeper's lock across the two mounts, and run numbers ---------------------------
+
+
+def locks(agents: dict[str, Proc], base: str) -> dict[str, Any]:
+    from sweepstack import ParamSweeper, sweep
+    from sweepstack.store._format import SWEEPER_LOCK
+
+    a_dir, b_dir, _ = both(f"{base}/locks/sweeps/main")
+    ParamSweeper(a_dir, sweep({"i": [1, 2]}), save_sweeps=True)  # a real sweeper folder
+    a_file, b_file, server_file = both(f"{base}/locks/appended")
+    count = 150
+    for host, folder, file in (("hostA", a_dir, a_file), ("hostB", b_dir, b_file)):
+        order = {"do": "locks", "lock": os.path.join(folder, SWEEPER_LOCK), "file": file}
+        agents[host].send(json.dumps({**order, "count": count}))
+    results = {host: agents[host].result(240) for host in agents}
+    intervals = sorted(
+        (start, end, host) for host, r in results.items() for start, end in r["intervals"]
+    )
+    overlaps = [
+        (a[2], b[2])
+        for a, b in zip(intervals, intervals[1:])
+        if b[0] < a[1]  # the next holder started before the previous one let go
+    ]
+    check(not overlaps, f"{len(overlaps)} overlapping holding periods: {overlaps[:3]}")
+    hand_overs = sum(1 for a, b in zip(intervals, intervals[1:]) if a[2] != b[2])
+    check(hand_overs >= 10, f"the hosts took turns only {hand_overs} times: no real contention")
+    with open(server_file) as f:
+        lines = f.read().splitlines()
+    numbers = [int(line.split()[0]) for line in lines]
+    check(
+        numbers == list(range(1, 2 * count + 1)),
+        f"appended lines are not numbered 1..{2 * count} (a stale read under the lock): "
+        f"{[n for i, n in enumerate(numbers, 1) if n != i][:5]}",
+    )
+    per_host = collections.Counter(line.split()[1] for line in lines)
+    check(per_host == {"hostA": count, "hostB": count}, f"lines per host: {dict(per_host)}")
+    return {
+        "acquisitions": 2 * count,
+        "hand_overs": hand_overs,
+        "contended": {h: r["contended"] for h, r in results.items()},
+        "wait_seconds": {h: round(r["wait_seconds"], 3) for h, r in results.items()},
+    }
+
+
+def run_numbers(agents: dict[str, Proc], base: str) -> dict[str, Any]:
+    from sweepstack.store._runs import read_runs
+
+    a_dir, b_dir, server_dir = both(f"{base}/runs-exp")
+    count = 25
+    # both hosts create the experiment at once on a fresh path, then take numbers at once
+    for host, folder in (("hostA", a_dir), ("hostB", b_dir)):
+        agents[host].send(json.dumps({"do": "runs", "dir": folder, "count": count}))
+    results = {host: agents[host].result(240) for host in agents}
+    numbers = [n for r in results.values() for n in r["numbers"]]
+    check(len(set(numbers)) == len(numbers), f"duplicate run numbers: {sorted(numbers)}")
+    check(sorted(numbers) == list(range(1, 2 * count + 1)), f"numbers {sorted(numbers)}")
+    runs, errors = read_runs(os.path.join(server_dir, "runs"))
+    check(not errors and len(runs) == 2 * count, f"{len(runs)} runs stored, errors {errors}")
+    by_host = collections.Counter(run.get("host") for run in runs)
+    check(by_host == {"hostA": count, "hostB": count}, f"runs per host {dict(by_host)}")
+    for host, r in results.items():
+        stored = {run.number for run in runs if run.get("host") == host}
+        check(stored == set(r["numbers"]), f"{host}'s runs are not the numbers it was given")
+    return {"runs": len(numbers), "per_host": dict(by_host)}
+
+
+# --- 2. six workers on two hosts drain one sweep; SIGKILLs; recovery by lease ---------------
+
+
+def _held(worker: Proc) -> list[str]:
+    """Keys the worker claimed and had not acknowledged."""
+    acked = {line.split()[0] for line in worker.tagged("ACK")}
+    return [key for key in worker.tagged("CLAIM") if key not in acked]
+
+
+def _kill_while_holding(worker: Proc, timeout: float) -> list[str]:
+    """SIGKILL ``worker`` just after it claimed a combination (it is then working on it)."""
+
+    def fresh_claim() -> bool:
+        if not worker.lines or worker.proc.poll() is not None:
+            return worker.proc.poll() is not None
+        at, line = worker.lines[-1]
+        return line.startswith("CLAIM") and time.monotonic() - at < 0.03
+
+    wait_until(fresh_claim, timeout, f"a fresh claim of a worker on {worker.host}")
+    worker.kill()
+    return _held(worker)
+
+
+def drain(base: str) -> dict[str, Any]:
+    from sweepstack import ParamSweeper, sweep
+    from sweepstack.sweep._journal import parse_entry
+
+    n, work = 240, 0.1
+    a_dir, b_dir, server_dir = both(f"{base}/drain")
+    ParamSweeper(a_dir, sweep({"i": list(range(n))}), save_sweeps=True)
+    options = ["--lease", str(LEASE), "--work", str(work)]
+    workers = [
+        Proc(host, ["-m", "tests.nfs._agent", "drain", folder, *options])
+        for host, folder in [("hostA", a_dir)] * 3 + [("hostB", b_dir)] * 3
+    ]
+    wait_until(lambda: all(w.ready() for w in workers), 180, "six workers to start")
+    log("drain: 6 workers ready")
+    started = time.monotonic()
+    for w in workers:
+        w.send("go")
+    on_a, on_b = workers[:3], workers[3:]
+    # a worker of hostB dies: its claim returns at once to its peers on hostB (provably dead)
+    victim_b = on_b[0]
+    wait_until(lambda: len(victim_b.tagged("ACK")) >= 3, 120, "hostB's first acknowledgements")
+    held_b = _kill_while_holding(victim_b, 30)
+    log(f"drain: killed a worker on hostB holding {held_b}")
+    others = [w for w in workers if w is not victim_b]
+    wait_until(
+        lambda: all(
+            any(a.split()[0] == k for w in others for a in w.tagged("ACK")) for k in held_b
+        ),
+        60,
+        "hostB's killed claim to be done by another worker",
+    )
+    # hostA "crashes": all its workers are killed; hostB must take their claims back by lease
+    held_a = {}
+    for w in on_a:
+        held_a[w.pid] = _kill_while_holding(w, 30)
+    crashed = time.monotonic()
+    log(f"drain: killed hostA's workers holding {held_a}")
+    survivors = on_b[1:]
+    for w in survivors:
+        check(w.finish(240) == 0, f"a hostB worker failed: {w.errors[-5:]}")
+    elapsed = time.monotonic() - started
+    log(f"drain: hostB's survivors finished after {elapsed:.1f} s")
+
+    # --- what the journal on the server says -------------------------------------------------
+    with open(os.path.join(server_dir, "journal"), "rb") as f:
+        raw = f.read().split(b"\n")
+    entries = [parse_entry(line) for line in raw[1:] if line]
+    check(None not in entries, f"{entries.count(None)} unreadable journal entries")
+    owners = {e[1]: json.loads(e[2]) for e in entries if e and e[0] == "O"}
+    owner_of_pid = {o["pid"]: owner_id for owner_id, o in owners.items()}
+    host_of = {owner_id: o["host"] for owner_id, o in owners.items()}
+    check(
+        {host_of[owner_of_pid[w.pid]] for w in on_a} == {"hostA"}
+        and {host_of[owner_of_pid[w.pid]] for w in on_b} == {"hostB"},
+        f"owners' hosts {host_of}",
+    )
+    done_by = collections.defaultdict(list)
+    claimed_by = collections.defaultdict(list)
+    expired = {}
+    order = []
+    for e in entries:
+        assert e is not None
+        if e[0] == "D":
+            done_by[e[1]].append(e[2])
+        elif e[0] == "C":
+            claimed_by[e[1]].append(e[2].split()[0])
+        elif e[0] == "X":
+            expired[e[1]] = e[2]
+        order.append(e)
+    final = ParamSweeper(server_dir, readonly=True)
+    keys = [final.key_of({"i": i}) for i in range(n)]
+    twice = [k for k in keys if len(done_by[k]) != 1]
+    check(not twice, f"{len(twice)} combinations not done exactly once: {twice[:3]}")
+    counts = final.counts()
+    check(
+        counts["done"] == n and counts["inprogress"] == 0 and counts["remaining"] == 0,
+        f"final counts {counts}",
+    )
+    acked = {a.split()[0] for w in workers for a in w.tagged("ACK")}
+    lost = acked - set(done_by)
+    check(not lost, f"{len(lost)} acknowledged combinations are not done")
+    live = [w for w in workers if not w.killed]
+    live_owners = {owner_of_pid[w.pid] for w in live}
+    duplicates = [k for k in keys if len({o for o in claimed_by[k] if o in live_owners}) > 1]
+    check(not duplicates, f"{len(duplicates)} combinations claimed by two live workers")
+    not_ok = [a for w in live for a in w.tagged("ACK") if a.split()[1] != "1"]
+    check(not not_ok, f"live workers lost {len(not_ok)} claims (ClaimLostWarning)")
+    check(not (live_owners & set(expired)), "a live worker's claims were taken back")
+    victim_b_owner = owner_of_pid[victim_b.pid]
+    if held_b:
+        check(expired.get(victim_b_owner) == "dead", f"hostB victim: {expired.get(victim_b_owner)}")
+    recovered = 0
+    for pid, held in held_a.items():
+        owner = owner_of_pid[pid]
+        if not held:
+            continue
+        check(
+            expired.get(owner) == "expired",
+            f"hostA worker {pid}'s claims {held} came back as {expired.get(owner)!r}, not by lease",
+        )
+        for key in held:
+            finishers = [host_of.get(o) for o in done_by[key]]
+            check(finishers == ["hostB"], f"{key} held on hostA was done by {finishers}")
+            recovered += 1
+    check(recovered >= 2, f"only {recovered} claims of hostA's workers to recover by lease")
+    finished = [json.loads(w.tagged("FINISHED")[0]) for w in survivors]
+    check(not any(f["warnings"] for f in finished), f"warnings {finished}")
+    ack_times = [
+        at
+        for w in survivors
+        for at, line in w.lines
+        if line.startswith("ACK") and line.split()[1] in {k for h in held_a.values() for k in h}
+    ]
+    return {
+        "combinations": n,
+        "seconds": round(elapsed, 1),
+        "per_second": round(n / elapsed, 1),
+        "killed": 4,
+        "recovered_by_lease": recovered,
+        "first_lease_recovery_after_kill": round(min(ack_times) - crashed, 1)
+        if ack_times
+        else None,
+        "lease": LEASE,
+        "lock_wait_seconds_hostB": [round(f["wait_seconds"], 2) for f in finished],
+        "journal_entries": len(entries),
+    }
+
+
+# --- 3. two engines share one experiment over NFS ----------------------------------------
+
+
+def engines(base: str) -> dict[str, Any]:
+    import sweepstack
+    from sweepstack.store._cache import ArtifactCache
+    from sweepstack.sweep import igeom, sweep
+
+    a_dir, b_dir, server_dir = both(f"{base}/pi")
+    args = ["-m", "tests.nfs._engine", "--no-progress", "--max-n", "3000", "--work", "0.05"]
+    procs = [Proc("hostA", [*args, "-c", a_dir]), Proc("hostB", [*args, "-c", b_dir])]
+    wait_until(lambda: all(p.ready() for p in procs), 180, "two engines to open the sweeper")
+    for p in procs:
+        p.send("go")
+    for p in procs:
+        check(p.finish(240) == 0, f"the engine on {p.host} failed: {p.errors[-8:]}")
+    log("engines: both finished")
+    experiment = sweepstack.open(server_dir)
+    records = list(experiment.records("main"))
+    expected = sweep(
+        {
+            "n": igeom(100, 3000, 5),
+            "seed": [0, 1, 2],
+            "estimator": {"plain": {}, "antithetic": {"pairs": [True, False]}},
+        }
+    )
+    check(len(records) == len(expected), f"{len(records)} records for {len(expected)} combinations")
+    check(
+        len({r["key"] for r in records}) == len(records)
+        and all(r["status"] == "done" for r in records),
+        "records are not one done record per combination",
+    )
+    hosts = collections.Counter(r["host"] for r in records)
+    check(set(hosts) == {"hostA", "hostB"}, f"records per host {dict(hosts)}")
+    for r in records:
+        rng = random.Random(r["params"]["seed"])
+        points = [(rng.random(), rng.random()) for _ in range(r["params"]["n"])]
+        pi = 4 * sum(x * x + y * y <= 1 for x, y in points) / len(points)
+        check(
+            math.isclose(r["fields"]["error"], abs(pi - math.pi), rel_tol=0, abs_tol=1e-12),
+            f"record {r['key']} holds a wrong result",
+        )
+    cache = ArtifactCache(os.path.join(server_dir, "cache"))
+    keys = {key for r in records for key in r["outputs"].values()}
+    metas = [cache.verify(key) for key in keys]  # sizes and checksums of every artifact
+    check(not cache.check(), f"corrupt artifacts: {cache.check()}")
+    writers = collections.Counter(m.get("host") for m in metas)
+    check(set(writers) <= {"hostA", "hostB"}, f"artifact writers {dict(writers)}")
+    runs = experiment.runs
+    check(
+        len(runs) == 2
+        and len({r.number for r in runs}) == 2
+        and {r.get("host") for r in runs} == {"hostA", "hostB"}
+        and {r.status for r in runs} == {"complete"},
+        f"runs {[(r.number, r.get('host'), r.status) for r in runs]}",
+    )
+    # and hostB's client sees what the server holds
+    seen_b = {r["key"] for r in sweepstack.open(b_dir).records("main")}
+    check(seen_b == {r["key"] for r in records}, "hostB's mount shows other records")
+    return {
+        "records": len(records),
+        "records_per_host": dict(hosts),
+        "artifacts": len(keys),
+        "artifacts_per_host": dict(writers),
+        "runs": sorted(r.number for r in runs),
+    }
+
+
+def main() -> int:
+    import warnings
+
+    warnings.simplefilter("ignore")  # e.g. a JournalWarning when reading while workers write
+    base = f"sweepstack-nfs-{uuid.uuid4().hex[:8]}"
+    os.makedirs(os.path.join(os.environ["NFS_A"], base))
+    log(f"hosts hostA ({os.environ['NFS_A']}) and hostB ({os.environ['NFS_B']}), folder {base}")
+    agents = {h: Proc(h, ["-m", "tests.nfs._agent", "agent"]) for h in ("hostA", "hostB")}
+    failed = 0
+    scenarios: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("lock-exclusion", lambda: locks(agents, base)),
+        ("run-numbers", lambda: run_numbers(agents, base)),
+        ("drain-with-kills", lambda: drain(base)),
+        ("engines-records-artifacts", lambda: engines(base)),
+    ]
+    for name, scenario in scenarios:
+        start = time.monotonic()
+        try:
+            if name in ("lock-exclusion", "run-numbers"):
+                wait_until(lambda: all(a.ready() for a in agents.values()), 120, "the agents")
+            details = scenario()
+            details["time"] = round(time.monotonic() - start, 1)
+            print(f"NFS-RESULT {name} ok {json.dumps(details)}", flush=True)
+        except Exception as err:
+            failed += 1
+            text = "".join(traceback.format_exception_only(type(err), err)).strip()
+            if not isinstance(err, ScenarioFailed):
+                text += " | " + traceback.format_exc().replace("\n", " | ")
+            details = {"error": text, "time": round(time.monotonic() - start, 1)}
+            print(f"NFS-RESULT {name} FAIL {json.dumps(details)}", flush=True)
+        if name == "run-numbers":
+            for agent in agents.values():
+                if agent.proc.poll() is None:
+                    agent.send(json.dumps({"do": "quit"}))
+    log(f"all scenarios: {time.monotonic() - STARTED:.1f} s, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
