@@ -39,6 +39,7 @@ __all__ = [
     "NotAnExperimentError",
     "OptionalDependencyError",
     "OptionsChangedWarning",
+    "QueryError",
     "ReportableTypeError",
     "SnapshotCorruptError",
     "StageDefinitionError",
@@ -482,6 +483,24 @@ class ReportableTypeError(SweepstackError, TypeError):
             f"reportable {self.name!r} is a {self.type_name}, which a report cannot show. "
             "Report a matplotlib figure, a pandas DataFrame, a str (text), or a dict or list "
             "of JSON values; or turn it into one of those first."
+        )
+
+
+# --- the sweepstack command -------------------------------------------------------------
+
+
+class QueryError(SweepstackError, ValueError):
+    """A ``--where`` expression or a ``--columns`` list of ``sweepstack results`` is unusable."""
+
+    def __init__(self, query: str, problem: str) -> None:
+        super().__init__(query, problem)
+        self.query = query
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"cannot use {self.query!r}: {self.problem}. `sweepstack results --help` shows "
+            "what --where and --columns accept, with examples."
         )
 
 

@@ -93,6 +93,10 @@ EXAMPLES = {
         errors.LauncherError("slurm", "sbatch not found", "install slurm-client"),
         RuntimeError,
     ),
+    errors.QueryError: (
+        errors.QueryError("error < 0.01 and", "not an expression: invalid syntax at column 16"),
+        ValueError,
+    ),
 }
 
 

@@ -1,0 +1,5 @@
+"""``python -m sweepstack``: the ``sweepstack`` command."""
+
+from sweepstack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,355 @@
+"""``sweepstack status``: where every sweeper of an experiment stands, read without any lock.
+
+Each sweeper is opened read-only (no lock, nothing written), so the command works
+while workers run on any host; ``--watch`` keeps it open and reads only what was
+appended to its journal since. Throughput comes from the records written in the last
+ten minutes (the ends of the index logs), never from reading every record.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+import time
+import warnings
+from argparse import Namespace
+from collections import Counter
+from typing import Any
+
+from sweepstack.cli._output import Output, age
+from sweepstack.errors import JournalWarning, NoSweepsError, SweepstackError
+from sweepstack.store import Experiment
+from sweepstack.sweep import ParamSweeper
+
+__all__ = ["Status", "run"]
+
+WINDOW = 600.0
+"""Seconds of recent records that throughput is computed over."""
+
+MAX_LEVELS = 12
+MAX_ERRORS = 5
+
+
+class Status:
+    """The sweepers of an experiment, opened read-only once, and their state on demand."""
+
+    def __init__(self, experiment: Experiment) -> None:
+        self.experiment = experiment
+        self.sweepers: dict[str, ParamSweeper | str] = {}
+        for name, path in experiment.directory.sweeper_dirs().items():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", JournalWarning)
+                    self.sweepers[name] = ParamSweeper(path, readonly=True, name=name)
+            except NoSweepsError:
+                self.sweepers[name] = "no saved combinations: it was opened with sweeps only"
+            except (SweepstackError, OSError) as err:
+                self.sweepers[name] = str(err)
+
+    def refresh(self) -> None:
+        """Read what was appended to every journal since the last look."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", JournalWarning)
+            for name, sweeper in self.sweepers.items():
+                if isinstance(sweeper, ParamSweeper):
+                    try:
+                        sweeper.update()
+                    except (SweepstackError, OSError) as err:
+                        self.sweepers[name] = str(err)
+
+    def document(self) -> dict[str, Any]:
+        """Everything ``status`` shows, as JSON values."""
+        now = time.time()
+        recent = self.experiment.recent_results(WINDOW)
+        sweeps = []
+        for name, sweeper in self.sweepers.items():
+            if isinstance(sweeper, str):
+                sweeps.append({"name": name, "error": sweeper})
+                continue
+            rows = [r for r in recent if r.get("sweep") == name]
+            sweeps.append(_sweep(self.experiment, name, sweeper, rows, now))
+        exp = self.experiment
+        return {
+            "experiment": {
+                "name": exp.name,
+                "id_experiment": exp.id_experiment,
+                "path": exp.path,
+            },
+            "time": now,
+            "sweeps": sweeps,
+        }
+
+
+def _sweep(
+    experiment: Experiment, name: str, sweeper: ParamSweeper, rows: list[dict[str, Any]], now: float
+) -> dict[str, Any]:
+    counts = sweeper.counts()
+    levels = sweeper.level_counts()
+    factors = []
+    for factor, per_level in levels["total"].items():
+        factors.append(
+            {
+                "factor": str(factor),
+                "levels": [
+                    {
+                        "level": level
+                        if isinstance(level, (str, int, float, bool))
+                        else repr(level),
+                        "total": total,
+                        **{
+                            state: levels[state].get(factor, {}).get(level, 0)
+                            for state in ("done", "inprogress", "failed", "remaining")
+                        },
+                    }
+                    for level, total in per_level.items()
+                ],
+            }
+        )
+    hosts: dict[str, dict[str, Any]] = {}
+    for claim in sweeper.claims():
+        news = max(claim.heartbeat_at, claim.claimed_at)
+        entry = hosts.setdefault(
+            claim.host,
+            {
+                "host": claim.host,
+                "claims": 0,
+                "processes": set(),
+                "oldest_claim": None,
+                "last_news": None,
+                "lease": claim.lease,
+            },
+        )
+        entry["claims"] += 1
+        entry["processes"].add(claim.owner)
+        claimed = now - claim.claimed_at
+        entry["oldest_claim"] = max(entry["oldest_claim"] or 0.0, claimed)
+        silence = now - news
+        entry["last_news"] = (
+            silence if entry["last_news"] is None else min(entry["last_news"], silence)
+        )
+        entry["lease"] = max(entry["lease"], claim.lease)
+    for entry in hosts.values():
+        entry["processes"] = len(entry["processes"])
+        entry["stale"] = entry["last_news"] > entry["lease"] * 1.25
+    failures = sorted(
+        sweeper.failures().items(), key=lambda item: item[1].get("time") or 0, reverse=True
+    )
+    errors = []
+    for key, info in failures[:MAX_ERRORS]:
+        try:
+            record = experiment.record(key, name)
+        except (SweepstackError, OSError):
+            record = None
+        exception = (record or {}).get("exception") or {}
+        errors.append(
+            {
+                "key": key,
+                "time": info.get("time"),
+                "type": info.get("type"),
+                "message": info.get("message"),
+                "stage": exception.get("stage") if isinstance(exception, dict) else None,
+                "host": (record or {}).get("host"),
+                "params": (record or {}).get("params"),
+            }
+        )
+    return {
+        "name": name,
+        "path": sweeper.persistence_dir,
+        "counts": counts,
+        "factors": factors,
+        "hosts": sorted(hosts.values(), key=lambda h: h["host"]),
+        "errors": errors,
+        "throughput": _throughput(rows, counts, now),
+    }
+
+
+def _throughput(rows: list[dict[str, Any]], counts: dict[str, int], now: float) -> dict[str, Any]:
+    """Combinations finished per minute over the window, per host, and the ETA."""
+    starts = [t for t in (_seconds(r.get("started")) for r in rows) if t is not None]
+    span = min(WINDOW, max(1.0, now - min(starts))) if starts else WINDOW
+    per_host = Counter(str(r.get("host")) for r in rows)
+    rate = len(rows) / span if rows else 0.0
+    left = counts["remaining"] + counts["inprogress"]
+    return {
+        "window": WINDOW,
+        "finished": len(rows),
+        "per_minute": 60 * rate,
+        "hosts": [
+            {"host": host, "finished": n, "per_minute": 60 * n / span}
+            for host, n in sorted(per_host.items())
+        ],
+        "eta": left / rate if rate and left else None,
+    }
+
+
+def _seconds(text: Any) -> float | None:
+    """Epoch seconds of a UTC time as records hold it (``2026-11-22T10:00:03Z``), or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+# --- printing --------------------------------------------------------------------------
+
+
+def show(document: dict[str, Any], out: Output, verbose: bool = False) -> None:
+    """Print a status document for people."""
+    exp = document["experiment"]
+    out.heading(f"{exp['name']}  ({exp['path']})")
+    if not document["sweeps"]:
+        out.line("no sweeper yet: start the experiment script with -c DIR")
+    for sweep in document["sweeps"]:
+        out.line()
+        if "error" in sweep:
+            out.line(f"{sweep['name']}: cannot be read: {sweep['error']}", "bold red")
+            continue
+        _show_sweep(sweep, out, verbose)
+
+
+def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
+    c = sweep["counts"]
+    percent = 100 * c["done"] / c["total"] if c["total"] else 0.0
+    out.heading(f"{sweep['name']}: {c['done']}/{c['total']} done ({percent:.0f}%)")
+    states = (
+        f"todo {c['remaining']} · in progress {c['inprogress']} · done {c['done']} · "
+        f"failed {c['failed']} · skipped {c['skipped']}"
+    )
+    out.print_bar_line(out.bar(c), states, "bold red" if c["failed"] else None)
+    speed = sweep["throughput"]
+    if speed["finished"]:
+        hosts = ", ".join(f"{h['host']} {h['per_minute']:.3g}/min" for h in speed["hosts"])
+        eta = f" · ETA {age(speed['eta'])}" if speed["eta"] is not None else ""
+        out.line(
+            f"  throughput {speed['per_minute']:.3g}/min over the last "
+            f"{age(speed['window'])} ({hosts}){eta}"
+        )
+    elif c["remaining"] or c["inprogress"]:
+        out.line(f"  no combination finished in the last {age(speed['window'])}")
+    if sweep["factors"]:
+        rows = []
+        for factor in sweep["factors"]:
+            levels = factor["levels"]
+            shown = levels if verbose else levels[:MAX_LEVELS]
+            for level in shown:
+                rows.append(
+                    [
+                        factor["factor"],
+                        level["level"],
+                        level["done"],
+                        level["inprogress"],
+                        level["failed"],
+                        level["remaining"],
+                        level["total"],
+                    ]
+                )
+            if len(shown) < len(levels):
+                rows.append(
+                    [
+                        factor["factor"],
+                        f"... {len(levels) - len(shown)} more",
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                    ]
+                )
+        out.table(
+            ["factor", "level", "done", "in progress", "failed", "todo", "total"],
+            rows,
+            title="per factor",
+            numeric=[False, False, True, True, True, True, True],
+        )
+    if sweep["hosts"]:
+        out.table(
+            ["host", "claims", "processes", "oldest claim", "last news", "lease", ""],
+            [
+                [
+                    h["host"],
+                    h["claims"],
+                    h["processes"],
+                    age(h["oldest_claim"]),
+                    age(h["last_news"]) + " ago",
+                    age(h["lease"]),
+                    "stale? (sweepstack reset DIR --stale)" if h["stale"] else "",
+                ]
+                for h in sweep["hosts"]
+            ],
+            title="in progress, by host",
+            numeric=[False, True, True, True, True, True, False],
+        )
+    if sweep["errors"]:
+        rows = []
+        for error in sweep["errors"]:
+            when = (
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(error["time"]))
+                if error["time"]
+                else ""
+            )
+            kind = str(error["type"] or "").rpartition(".")[2]
+            where = f" in {error['stage']}" if error.get("stage") else ""
+            rows.append(
+                [
+                    when,
+                    error["key"][:12],
+                    error.get("host") or "",
+                    f"{kind}{where}: {error['message']}",
+                ]
+            )
+        out.table(
+            ["when", "key", "host", "error"],
+            rows,
+            title=f"last errors ({c['failed']} failed; "
+            "sweepstack results DIR --where \"status == 'failed'\")",
+            numeric=[False, False, False, False],
+        )
+
+
+def exit_status(document: dict[str, Any]) -> int:
+    """1 when a sweeper cannot be read or has failed combinations, else 0."""
+    for sweep in document["sweeps"]:
+        if "error" in sweep or sweep["counts"]["failed"]:
+            return 1
+    return 0
+
+
+def run(args: Namespace, experiment: Experiment, out: Output) -> int:
+    status = Status(experiment)
+    if not args.watch:
+        document = status.document()
+        if args.json:
+            out.stream.write(json.dumps(document, indent=2, default=str) + "\n")
+        else:
+            show(document, out, args.verbose)
+        return exit_status(document)
+    return _watch(status, args, out)
+
+
+def _watch(status: Status, args: Namespace, out: Output) -> int:
+    """Show the status every ``args.watch`` seconds until Ctrl-C."""
+    document: dict[str, Any] = {"sweeps": []}
+    try:
+        while True:
+            document = status.document()
+            if args.json:  # one JSON document per line
+                out.stream.write(json.dumps(document, default=str) + "\n")
+            elif out.rich:
+                out.console.clear()
+                show(document, out, args.verbose)
+                out.line(f"every {args.watch:g}s; Ctrl-C to stop", "dim")
+            else:
+                out.line(time.strftime("--- %Y-%m-%d %H:%M:%S"))
+                show(document, out, args.verbose)
+            out.stream.flush()
+            time.sleep(args.watch)
+            status.refresh()
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return exit_status(document)
