@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import struct
 import sys
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sweepstack.errors import JournalCorruptError
@@ -111,8 +112,9 @@ class Space:
     ) -> None:
         self.keys = keys
         self.index: dict[str, int] = (
-            index if index is not None else {k: i for i, k in enumerate(keys)}
+            index if index is not None else dict(zip(keys, range(len(keys))))
         )
+        self._digest: str | None = None
         self._combinations = combinations
         self._columns = columns  # (factors, levels per factor, codes per factor) when loaded
 
@@ -220,7 +222,18 @@ class Space:
 
     def digest(self) -> str:
         """A digest of the ordered keys: equal spaces have equal digests."""
-        return hashlib.sha256("".join(self.keys).encode("ascii")).hexdigest()
+        if self._digest is None:
+            sha = hashlib.sha256()
+            for chunk in self._key_chunks():
+                sha.update(chunk)
+            self._digest = sha.hexdigest()
+        return self._digest
+
+    def _key_chunks(self, size: int = 65536) -> Iterator[bytes]:
+        """The keys, concatenated, in pieces: never one copy of a million keys at once."""
+        keys = self.keys
+        for start in range(0, len(keys), size):
+            yield "".join(keys[start : start + size]).encode("ascii")
 
     def level_counts(self, positions: Iterable[int]) -> dict[Any, dict[Any, int]]:
         """Counts of each level of each factor over ``positions``, as in sweep_stats."""
@@ -289,24 +302,37 @@ class Space:
     def save(self, path: str) -> None:
         """Write the space to ``path`` atomically (a single file, column-wise)."""
         factors, levels, codes = self._to_columns()
-        blob = "".join(self.keys).encode("ascii")
-        columns = []
-        for column in codes:
-            column = array("i", column)
-            if sys.byteorder != "little":
-                column.byteswap()
-            columns.append(column.tobytes())
-        body = blob + b"".join(columns)
+
+        def body() -> Iterator[bytes | memoryview]:
+            # the body in pieces, twice (checksum, then write): a million keys would
+            # otherwise be copied three or four times over (a few hundred MB at peak)
+            yield from self._key_chunks()
+            for column in codes:
+                if sys.byteorder != "little":
+                    column = array("i", column)
+                    column.byteswap()
+                yield memoryview(column).cast("B")
+
+        sha = hashlib.sha256()
+        for piece in body():
+            sha.update(piece)
         header = {
             "format": _FORMAT,
             "count": len(self.keys),
             "factors": [encode_value(f) for f in factors],
             "levels": [[encode_value(v) for v in lv] for lv in levels],
             "digest": self.digest(),
-            "body_sha256": hashlib.sha256(body).hexdigest(),
+            "body_sha256": sha.hexdigest(),
         }
         head = json.dumps(header, separators=(",", ":")).encode("utf-8")
-        atomic_write(path, _MAGIC + struct.pack("<Q", len(head)) + head + body)
+
+        def write(fd: int) -> None:
+            for piece in (_MAGIC + struct.pack("<Q", len(head)) + head, *body()):
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
+
+        atomic_write(path, write)
 
     @staticmethod
     def saved_digest(path: str) -> str | None:
@@ -345,8 +371,11 @@ class Space:
             if hashlib.sha256(body).hexdigest() != header["body_sha256"]:
                 raise ValueError("checksum mismatch")
             n = int(header["count"])
-            blob = bytes(body[: n * KEY_LENGTH]).decode("ascii")
-            keys = [blob[i : i + KEY_LENGTH] for i in range(0, n * KEY_LENGTH, KEY_LENGTH)]
+            keys: list[str] = []
+            step = 65536 * KEY_LENGTH  # decoded in pieces: no second copy of every key at once
+            for first in range(0, n * KEY_LENGTH, step):
+                piece = str(body[first : min(first + step, n * KEY_LENGTH)], "ascii")
+                keys += [piece[i : i + KEY_LENGTH] for i in range(0, len(piece), KEY_LENGTH)]
             factors = [decode_value(f) for f in header["factors"]]
             levels = [[decode_value(v) for v in lv] for lv in header["levels"]]
             codes = []
@@ -358,6 +387,8 @@ class Space:
                     column.byteswap()
                 codes.append(column)
                 offset += 4 * n
+            body.release()
         except (ValueError, KeyError, TypeError, struct.error, UnicodeDecodeError) as err:
             raise JournalCorruptError(path, f"saved sweeps unreadable: {err}") from None
+        del data  # before the index is built: the file's bytes are no longer needed
         return cls(keys, [None] * n, (factors, levels, codes))

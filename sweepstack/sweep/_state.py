@@ -26,6 +26,7 @@ from __future__ import annotations
 import heapq
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sweepstack.sweep._owner import Owner
@@ -39,7 +40,8 @@ class SweepState:
 
     def __init__(self) -> None:
         self.space = Space([], [])
-        self._order: list[int] = []  # rank -> position in the space
+        # rank -> position in the space; the identity is a range (8 bytes, not 36 MB at 1e6)
+        self._order: Sequence[int] = range(0)
         self._rank: list[int] | None = None  # position -> rank (None: the identity)
         self.retry_failed = False
         self.reset()
@@ -76,11 +78,14 @@ class SweepState:
         if not document:
             return
         now = time.monotonic()
-        intern = self.space.index
+        # keep the space's key objects (a million done keys are then stored once), looked
+        # up with map() (a C loop) rather than key by key in Python
+        done = document.get("done", ())
         keys = self.space.keys
-        for key in document.get("done", ()):
-            position = intern.get(key)
-            self.done.add(keys[position] if position is not None else key)
+        positions = list(map(self.space.index.get, done))
+        self.done = {keys[p] for p in positions if p is not None}
+        if len(self.done) < len(done):  # keys of other sweeps sharing the folder
+            self.done.update(k for k, p in zip(done, positions) if p is None)
         self.failed = dict(document.get("failed", {}))
         for owner_id, data in document.get("owners", {}).items():
             self.owners[owner_id] = Owner.from_json(owner_id, data)
@@ -120,7 +125,7 @@ class SweepState:
     def set_space(self, space: Space, order: list[int] | None) -> None:
         """Use ``space`` as this instance's sweeps, handed out in ``order`` (positions)."""
         self.space = space
-        self._order = order if order is not None else list(range(len(space)))
+        self._order = order if order is not None else range(len(space))
         if order is None:
             self._rank = None
         else:
@@ -131,12 +136,12 @@ class SweepState:
         # reuse the space's key objects: a million done keys are then stored once
         index, keys = space.index, space.keys
         self.done = {keys[index[k]] if k in index else k for k in self.done}
-        self.skipped &= set(space.keys)
+        self.skipped = {k for k in self.skipped if k in index}  # not a set of every key
         self._recount()
 
     def _recount(self) -> None:
         index = self.space.index
-        self.n_done = sum(1 for k in self.done if k in index)
+        self.n_done = sum(map(index.__contains__, self.done))  # no Python loop: 1e6 done keys
         self.n_failed = sum(1 for k in self.failed if k in index)
         self.n_inprogress = sum(1 for k in self.claims if k in index)
         self._cursor = 0
