@@ -10,8 +10,8 @@ from argparse import Namespace
 from dataclasses import dataclass
 from typing import Any
 
-from sweepstack.cli._output import Output, age, size
-from sweepstack.errors import ArtifactCorruptError
+from sweepstack.cli._output import Output, age, error, size
+from sweepstack.errors import ArtifactCorruptError, CorruptEntryError
 from sweepstack.store import Experiment
 
 __all__ = ["UNUSED_GRACE", "parse_age", "run"]
@@ -78,7 +78,14 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
         return 0
     selected = artifacts
     if args.unused:
-        unused = set(experiment.unused_artifacts())
+        try:
+            unused = set(experiment.unused_artifacts())
+        except CorruptEntryError as err:
+            error(
+                f"cannot tell which artifacts are unused: {err.path} is unreadable, so what it "
+                f"uses is unknown. Run `sweepstack check {experiment.path} --repair` first."
+            )
+            return 1
         selected = [a for a in selected if a.key in unused]
     least = args.older_than
     if least is None and args.clean:

@@ -213,6 +213,10 @@ def show(document: dict[str, Any], out: Output, verbose: bool = False) -> None:
         _show_sweep(sweep, out, verbose)
 
 
+def _rate(per_minute: float) -> str:
+    return f"{per_minute:.0f}/min" if per_minute >= 100 else f"{per_minute:.3g}/min"
+
+
 def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
     c = sweep["counts"]
     percent = 100 * c["done"] / c["total"] if c["total"] else 0.0
@@ -224,10 +228,10 @@ def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
     out.print_bar_line(out.bar(c), states, "bold red" if c["failed"] else None)
     speed = sweep["throughput"]
     if speed["finished"]:
-        hosts = ", ".join(f"{h['host']} {h['per_minute']:.3g}/min" for h in speed["hosts"])
+        hosts = ", ".join(f"{h['host']} {_rate(h['per_minute'])}" for h in speed["hosts"])
         eta = f" · ETA {age(speed['eta'])}" if speed["eta"] is not None else ""
         out.line(
-            f"  throughput {speed['per_minute']:.3g}/min over the last "
+            f"  throughput {_rate(speed['per_minute'])} over the last "
             f"{age(speed['window'])} ({hosts}){eta}"
         )
     elif c["remaining"] or c["inprogress"]:

@@ -39,6 +39,7 @@ CSS = """
 .ssr figure svg { max-width: 100%; height: auto; }
 .ssr figcaption { color: #52606d; font-size: 12px; }
 .ssr .dag-box { overflow-x: auto; }
+.ssr svg.dag { max-width: 100%; height: auto; }
 .ssr details { margin: 4px 0; }
 .ssr summary { cursor: pointer; }
 .ssr .failure { border-left: 3px solid #c62828; padding-left: 10px; margin: 10px 0; }
@@ -129,9 +130,8 @@ SCRIPT = r"""
     });
     body.textContent = "";
     body.appendChild(fragment);
-    var shown = Math.min(matching, limit);
-    counter.textContent = (shown < matching ? "showing " + shown + " of " : "") +
-      matching + " of " + rows.length + " combinations";
+    counter.textContent = matching + " of " + rows.length + " combinations" +
+      (matching > limit ? " (the first " + limit + " shown: filter or sort for others)" : "");
   }
   Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, c) {
     th.tabIndex = 0;

@@ -40,7 +40,8 @@ class Plot:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    kind = type(value)  # documents are parsed JSON: exact types, and True is not a number here
+    return kind is float or kind is int
 
 
 def _flat(mapping: Any, prefix: str = "") -> dict[str, Any]:
@@ -119,6 +120,18 @@ def plan_plots(sweep: str, documents: Sequence[dict[str, Any]]) -> list[Plot]:
     return plots
 
 
+def _level(params: dict[str, Any], name: str) -> Any:
+    """The level of factor ``name`` in a row, hashable (``_MISSING`` when it has none)."""
+    value = params.get(name, _MISSING)
+    if type(value) in (str, int, float, bool) or value is None or value is _MISSING:
+        return value
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
 def _plot(
     sweep: str,
     field_name: str,
@@ -134,30 +147,19 @@ def _plot(
     if len(usable) < 2:
         return None
 
-    def level(params: dict[str, Any], name: str) -> Any:
-        value = params.get(name, _MISSING)
-        try:
-            hash(value)
-        except TypeError:
-            return repr(value)
-        return value
-
+    # each other factor's level in each usable row, computed once (100,000 rows: a second)
+    column_of = {name: [_level(p, name) for p, _ in usable] for name in others}
+    widths = {name: len(set(column)) for name, column in column_of.items()}
     # factors constant among these rows say nothing (a sub-factor's parent, say)
-    kept = [name for name in others if len({level(p, name) for p, _ in usable}) > 1]
+    kept = [name for name in others if widths[name] > 1]
     averaged: list[str] = []
-    while kept:
-        groups = {tuple(level(p, name) for name in kept) for p, _ in usable}
-        if len(groups) <= MAX_LINES:
-            break
-        widest = max(
-            kept,
-            key=lambda name: (_replicate(name), len({level(p, name) for p, _ in usable})),
-        )
+    while kept and len(set(zip(*(column_of[name] for name in kept)))) > MAX_LINES:
+        widest = max(kept, key=lambda name: (_replicate(name), widths[name]))
         kept.remove(widest)
         averaged.append(widest)
+    groups = list(zip(*(column_of[name] for name in kept))) if kept else [()] * len(usable)
     sums: dict[tuple[Any, ...], dict[float, list[float]]] = {}
-    for params, values in usable:
-        group = tuple(level(params, name) for name in kept)
+    for (params, values), group in zip(usable, groups):
         sums.setdefault(group, {}).setdefault(float(params[factor]), []).append(
             float(values[field_name])
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import os
@@ -10,6 +11,7 @@ import sqlite3
 
 import pytest
 
+import sweepstack as sw
 from sweepstack.cli._main import _COMMANDS
 from tests.cli.experiments import command
 
@@ -131,8 +133,6 @@ def test_results_where_and_columns_select_rows_and_columns(sweepstack, example_d
 
 
 def test_results_json_is_strict_json_with_nan_as_null(sweepstack, grid):
-    import sweepstack as sw
-
     exp = sw.open(grid)
     exp.fields["note"] = "x"  # an experiment field does not enter the table
     ran = sweepstack("results", grid, "--json", "--where", "status == 'failed'")
@@ -224,8 +224,6 @@ def test_cache_summary_counts_artifacts_per_stage(sweepstack, example_dir):
 
 
 def test_cache_unused_lists_artifacts_no_record_uses_and_clean_removes_them(sweepstack, example):
-    import sweepstack as sw
-
     cache = sw.open(example).cache
     stray = "ab" * 16
 
@@ -290,3 +288,12 @@ def test_a_terminal_gets_rich_tables(example_dir):
     assert process.returncode == 0, process.stderr
     assert "█" in text and "per factor" in text
     assert "---------" not in text  # rich's table, not the plain one
+
+
+def test_cache_unused_refuses_to_decide_while_a_record_is_unreadable(sweepstack, example):
+    record = sorted(glob.glob(os.path.join(example, "records", "main", "??", "*.json")))[0]
+    with open(record, "w") as f:
+        f.write("{")
+    ran = sweepstack("cache", example, "--clean", "--unused", "--older-than", "0s")
+    assert ran.code == 1 and "check" in ran.err and "--repair" in ran.err
+    assert len(list(sw.open(example).cache.iter_artifacts())) == 45

@@ -122,3 +122,25 @@ def test_reset_stale_returns_the_claim_of_a_killed_worker(sweepstack, tmp_path):
     assert "1 stale claim(s) of 1 process(es) returned to todo (dead)" in ran.out
     status = json.loads(sweepstack("status", path, "--json").out)["sweeps"][0]
     assert status["counts"]["inprogress"] == 0 and status["hosts"] == []
+
+
+@pytest.mark.timeout(60)
+def test_status_watch_refreshes_until_interrupted(example_dir):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sweepstack", "status", example_dir, "--watch", "0.1", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment(),
+    )
+    try:
+        assert process.stdout is not None
+        first, second = process.stdout.readline(), process.stdout.readline()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    for line in (first, second):
+        assert json.loads(line)["sweeps"][0]["counts"]["done"] == 45
