@@ -940,7 +940,8 @@ def _check_files(
             restart(path, generation + 1, document)
             lost = reopen = True
             problem = problem.fixed(
-                f"moved to {moved}; generation {generation + 1} starts from the newest snapshot"
+                f"moved to {moved}; generation {generation + 1} starts from "
+                + ("the newest snapshot" if document is not None else "an empty state")
             )
         problems.append(problem)
     else:

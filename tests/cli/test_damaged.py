@@ -50,10 +50,12 @@ def test_results_leave_out_the_corrupt_record_and_say_so(sweepstack, damaged):
     assert "1 unreadable record(s) left out" in ran.err
 
 
-def test_runs_report_and_cache_work_on_a_damaged_experiment(sweepstack, damaged):
+def test_runs_report_cache_and_reset_work_on_a_damaged_experiment(sweepstack, damaged):
     path, key, _ = damaged
     assert sweepstack("runs", path).code == 0
     assert sweepstack("cache", path).code == 0
+    reset = sweepstack("reset", path, "--failed", "--stale")
+    assert reset.code == 0 and "0 failed combination(s) to todo" in reset.out
     ran = sweepstack("report", path)
     assert ran.code == 0
     with open(os.path.join(path, "reports", "report.html"), encoding="utf-8") as f:

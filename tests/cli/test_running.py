@@ -82,6 +82,7 @@ def test_commands_work_while_a_worker_runs_and_repair_is_safe(sweepstack, tmp_pa
         assert sweepstack("results", path, "--csv").code == 0
         assert sweepstack("runs", path).out.count("running") == 1
         assert sweepstack("report", path).code == 0
+        assert sweepstack("cache", path).code == 0
         assert sweepstack("check", path, "--no-artifacts").code == 0
 
         # damage a finished record while the worker goes on: the repair gives it back to
