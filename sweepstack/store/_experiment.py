@@ -279,7 +279,10 @@ class Experiment:
                 if found is None:
                     continue
                 problem = Problem("record", path, found[0], key=key, sweep=name)
-                if repair and found[1]:
+                if repair and found[1] and _record_problem(path, key) is None:
+                    # its writer replaced it meanwhile (a retry): the new file is whole
+                    problem = problem.fixed("replaced meanwhile by a readable record")
+                elif repair and found[1]:
                     moved = quarantine_file(
                         path, os.path.join(quarantine, RECORDS_DIR, name), f"{key}.json"
                     )
