@@ -191,7 +191,8 @@ def _failures(data: ReportData) -> str:
         parts.append(
             f'<div class="failure" id="failure-{_e(key)}"><h3><code>{_e(key[:12])}</code> '
             f"{_e(_params_text(document))}</h3>"
-            f"<p><b>{_e(exception.get('type'))}</b>: {_e(exception.get('message'))}{where} · "
+            f"<p><b>{_e(str(exception.get('type') or '').removeprefix('builtins.'))}</b>: "
+            f"{_e(exception.get('message'))}{where} · "
             f"sweep {_e(sweep)} · host {_e(document.get('host'))} · run {_e(document.get('run'))} "
             f"· attempt {_e(document.get('attempt'))}</p>"
             + (

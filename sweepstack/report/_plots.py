@@ -197,7 +197,7 @@ def render_svg(plot: Plot, number: int) -> str:
 
     settings: dict[str, Any] = {"svg.fonttype": "none", "svg.hashsalt": f"sweepstack-plot-{number}"}
     with matplotlib.rc_context(cast(Any, settings)):
-        figure = Figure(figsize=(6.4, 3.8))
+        figure = Figure(figsize=(5.6, 3.5))
         axes = figure.add_subplot()
         for label, line in plot.lines.items():
             axes.plot([x for x, _ in line], [y for _, y in line], marker="o", ms=3, label=label)
