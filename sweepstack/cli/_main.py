@@ -297,6 +297,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermissionError as err:
         error(f"{err.filename or args.dir}: permission denied")
         return 2
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
+        error(f"{err.filename or args.dir}: {err.strerror or err}")  # an output path given
+        return 2
     except OSError as err:
         error(f"{err.filename or args.dir}: {err.strerror or err}")
         return 1

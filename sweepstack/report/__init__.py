@@ -43,7 +43,8 @@ def report_html(experiment: Experiment | str | os.PathLike[str]) -> str:
 def write_report(
     experiment: Experiment | str | os.PathLike[str], output: str | os.PathLike[str] | None = None
 ) -> str:
-    """Write the report to ``output`` (default ``DIR/reports/report.html``); its path.
+    """Write the report to ``output`` (default ``DIR/reports/report.html``; a folder gets a
+    ``report.html`` in it); its path.
 
     The file is replaced atomically: a browser reloading it never sees half a report.
 
@@ -59,6 +60,8 @@ def write_report(
         if output is not None
         else os.path.join(exp.directory.reports_dir, REPORT_FILE)
     )
+    if os.path.isdir(path):
+        path = os.path.join(path, REPORT_FILE)
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.sstmp")
