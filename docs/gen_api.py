@@ -20,12 +20,13 @@ SECTIONS = [
     ("Engine", "sweepstack.engine", ["Engine", "Interrupted", "redirect_outputs", "copy_outputs"]),
     ("Parameter spaces and the sweeper", "sweepstack.sweep",
      ["sweep", "HashableDict", "geom", "igeom", "sweep_stats", "slugify", "param_key", "canonical",
-      "register_key_type", "ParamSweeper", "SweeperStats", "Claim"]),
+      "register_key_type", "ParamSweeper", "SweeperStats", "Claim", "check_sweeper"]),
     ("Records and stages", "sweepstack.dag",
      ["Record", "stage", "aggregate", "Lazy", "Cacher", "DillCacher", "PickleCacher", "JsonCacher",
       "PathCacher", "NumpyCacher", "PandasCacher", "DAG", "ExecutionNode", "ArtifactManager"]),
     ("The store", "sweepstack.store",
-     ["open", "Experiment", "Results", "Run", "ExperimentDir", "ArtifactCache", "FieldDict", "validate_field"]),
+     ["open", "Experiment", "Results", "Run", "ExperimentDir", "ArtifactCache", "FieldDict", "validate_field",
+      "Problem"]),
     ("Errors", "sweepstack.errors", None),
 ]
 

@@ -168,6 +168,14 @@ class Engine:
         else:
             self._start_session()
 
+    def _engine_name(self) -> str:
+        """``module.Class``, or ``script.py:Class`` for a class defined in a script run directly."""
+        cls = type(self)
+        module = sys.modules.get(cls.__module__)
+        if cls.__module__ in ("__main__", "__sweepstack_child__") and getattr(module, "__file__", None):
+            return f"{os.path.basename(module.__file__)}:{cls.__qualname__}"  # type: ignore[union-attr]
+        return f"{cls.__module__}.{cls.__qualname__}"
+
     def _command_line(self) -> list[str]:
         return [sys.argv[0] if sys.argv and sys.argv[0] else type(self).__name__, *self._argv]
 
@@ -180,7 +188,7 @@ class Engine:
             self.experiment = xd = ExperimentDir.create_or_open(
                 self.result_dir,
                 name=type(self).__name__,
-                engine=f"{type(self).__module__}.{type(self).__qualname__}",
+                engine=self._engine_name(),
             )
             run = xd.start_run(
                 type(self).__name__,
@@ -296,7 +304,7 @@ class Engine:
             xd = ExperimentDir.create_or_open(
                 self.result_dir,
                 name=type(self).__name__,
-                engine=f"{type(self).__module__}.{type(self).__qualname__}",
+                engine=self._engine_name(),
             )
             run = xd.start_run(
                 type(self).__name__,
