@@ -100,9 +100,12 @@ _COMMANDS: dict[str, dict[str, str]] = {
             "--inprogress returns every claim, also those of live workers, which then "
             "find their claim lost when they finish (their result still counts): use it "
             "when no worker runs. --failed makes failed combinations todo again, to be "
-            "retried by the next run."
+            "retried by the next run. --done makes done combinations todo again: after "
+            "editing a stage, continue with -c and only what the edit changed is computed "
+            "(the other stages are cache hits)."
         ),
-        "examples": "sweepstack reset results/pi --stale\n  sweepstack reset results/pi --failed",
+        "examples": "sweepstack reset results/pi --stale\n  sweepstack reset results/pi --failed\n"
+        "  sweepstack reset results/pi --done   # then continue with -c: only what changed runs",
     },
     "check": {
         "help": "verify journals, snapshots, records, artifacts; --repair quarantines",
@@ -222,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument(
         "--stale", action="store_true", help="claims of dead or silent processes only"
     )
+    reset.add_argument(
+        "--done", action="store_true", help="every done combination (to recompute what changed)"
+    )
     reset.add_argument("--sweep", metavar="NAME", help="only this sweeper")
 
     check = sub["check"]
@@ -249,8 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _validate(args: argparse.Namespace, sub: dict[str, argparse.ArgumentParser]) -> None:
     """Combinations of options argparse cannot express (exits 2 through ``error``)."""
-    if args.command == "reset" and not (args.inprogress or args.failed or args.stale):
-        sub["reset"].error("say what to reset: --stale, --inprogress and/or --failed")
+    if args.command == "reset" and not (args.inprogress or args.failed or args.stale or args.done):
+        sub["reset"].error("say what to reset: --stale, --inprogress, --failed and/or --done")
     if args.command == "cache" and args.clean and not args.unused and args.older_than is None:
         sub["cache"].error("--clean removes what --unused or --older-than AGE selects: give one")
     if args.command == "status" and args.watch is not None and args.watch <= 0:

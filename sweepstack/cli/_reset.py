@@ -1,4 +1,4 @@
-"""``sweepstack reset``: return in-progress, failed or stale combinations to todo."""
+"""``sweepstack reset``: return in-progress, failed, stale or done combinations to todo."""
 
 from __future__ import annotations
 
@@ -54,5 +54,8 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
                 )
             if args.failed:
                 said.append(f"{middle['failed'] - after['failed']} failed combination(s) to todo")
+        if args.done:
+            redone = sweeper.redo(sweeper.keys("done"))
+            said.append(f"{len(redone)} done combination(s) to todo (their cached stages stay)")
         out.line(f"{name}: " + "; ".join(said))
     return status
