@@ -199,6 +199,7 @@ class ParamSweeper:
         self._mine: dict[str, HashableDict] = {}
         self._handed: dict[int, str] = {}
         self._next_recovery = 0.0
+        self._last_read = 0.0  # monotonic time of this instance's last journal read
         self.set_sweeps(sweeps, save_sweeps)
 
     # --- the lock and the journal session -----------------------------------------------
@@ -206,12 +207,14 @@ class ParamSweeper:
     @contextmanager
     def _session(self) -> Iterator[SweepState]:
         """Hold the lock with the journal open and read up to date (no lock when read-only)."""
+        entered = time.monotonic()
         if self._lock is not None:
             self._lock.acquire()
         try:
             with self._mutex:
                 try:
                     self._journal.open()
+                    self._discount_gap(entered)
                     try:
                         yield self._state
                     finally:
@@ -223,6 +226,31 @@ class ParamSweeper:
         finally:
             if self._lock is not None:
                 self._lock.release()
+
+    def _discount_gap(self, entered: float) -> None:
+        """Do not count as other owners' silence a long time this process could not read.
+
+        Leases are judged from when this process last read news of an owner. When the
+        file server restarts or is unreachable, every client blocks alike: nobody could
+        write a heartbeat, and the silence proves nothing. Counting it would take the
+        claims of live owners once the server is back (an outage longer than the lease
+        would make every combination in progress run twice). So when this process has
+        evidence that it was blocked itself, the time since its previous read is not
+        counted: its own session took more than a quarter of the lease to get in (the
+        lock, or the server, kept it waiting; when holding the lock another process
+        could not heartbeat either), or it holds claims (its heartbeat reads every
+        quarter of the lease) and more than half the lease passed since its last read.
+        This can only delay taking back a dead owner's claims, never hasten it.
+        """
+        now = time.monotonic()
+        previous, self._last_read = self._last_read, now
+        gap = now - previous
+        if not previous or gap <= self._lease / 4:
+            return
+        if now - entered > self._lease / 4 or (self._mine and gap > self._lease / 2):
+            seen = self._state.last_seen
+            for owner_id, at in seen.items():
+                seen[owner_id] = min(now, at + gap)
 
     def _me(self) -> Owner:
         pid = os.getpid()
