@@ -129,9 +129,12 @@ class Proc:
         return any(line.startswith("ready") for _, line in self.lines)
 
     def kill(self) -> None:
+        """SIGKILL, then wait until every line it printed has been read."""
         self.killed = True
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
+        for reader in self._readers:
+            reader.join(10)
 
     def finish(self, timeout: float) -> int:
         try:
@@ -224,14 +227,68 @@ def run_numbers(agents: dict[str, Proc], base: str) -> dict[str, Any]:
 # --- 2. six workers on two hosts drain one sweep; SIGKILLs; recovery by lease ---------------
 
 
+class JournalView:
+    """What a sweeper's journal on the server says: owners, claims, dones, take-backs."""
+
+    def __init__(self, server_dir: str, workers: list[Proc]) -> None:
+        from sweepstack.sweep._journal import parse_entry
+
+        with open(os.path.join(server_dir, "journal"), "rb") as f:
+            raw = f.read().split(b"\n")
+        entries = [parse_entry(line) for line in raw[1:] if line]
+        check(None not in entries, f"{entries.count(None)} unreadable journal entries")
+        self.entries = [e for e in entries if e is not None]
+        owners = {e[1]: json.loads(e[2]) for e in self.entries if e[0] == "O"}
+        self.host_of = {owner_id: o["host"] for owner_id, o in owners.items()}
+        by_pid = {o["pid"]: owner_id for owner_id, o in owners.items()}
+        self.owner_of = {w: by_pid[w.pid] for w in workers if w.pid in by_pid}
+        self.done_by: dict[str, list[str]] = collections.defaultdict(list)
+        self.claimed_by: dict[str, list[str]] = collections.defaultdict(list)
+        self.expired: dict[str, str] = {}  # owner -> reason its claims were taken back
+        for op, subject, argument in self.entries:
+            if op == "D":
+                self.done_by[subject].append(argument)
+            elif op == "C":
+                self.claimed_by[subject].append(argument.split()[0])
+            elif op == "X":
+                self.expired[subject] = argument
+
+    def check_exactly_once(self, server_dir: str, n: int, workers: list[Proc]) -> None:
+        """Every combination done once, none acknowledged and lost, no live owner's claim taken."""
+        from sweepstack import ParamSweeper
+
+        final = ParamSweeper(server_dir, readonly=True)
+        keys = [final.key_of({"i": i}) for i in range(n)]
+        twice = [k for k in keys if len(self.done_by[k]) != 1]
+        check(not twice, f"{len(twice)} combinations not done exactly once: {twice[:3]}")
+        counts = final.counts()
+        check(
+            counts["done"] == n and counts["inprogress"] == 0 and counts["remaining"] == 0,
+            f"final counts {counts}",
+        )
+        acked = {a.split()[0] for w in workers for a in w.tagged("ACK")}
+        lost = acked - set(self.done_by)
+        check(not lost, f"{len(lost)} acknowledged combinations are not done")
+        live = [w for w in workers if not w.killed]
+        live_owners = {self.owner_of[w] for w in live}
+        duplicates = [
+            k for k in keys if len({o for o in self.claimed_by[k] if o in live_owners}) > 1
+        ]
+        check(not duplicates, f"{len(duplicates)} combinations claimed by two live workers")
+        not_ok = [a for w in live for a in w.tagged("ACK") if a.split()[1] != "1"]
+        check(not not_ok, f"live workers lost {len(not_ok)} claims (ClaimLostWarning)")
+        taken = {self.host_of[o] + ":" + r for o, r in self.expired.items() if o in live_owners}
+        check(not taken, f"claims of live workers were taken back: {sorted(taken)}")
+
+
 def _held(worker: Proc) -> list[str]:
     """Keys the worker claimed and had not acknowledged."""
     acked = {line.split()[0] for line in worker.tagged("ACK")}
     return [key for key in worker.tagged("CLAIM") if key not in acked]
 
 
-def _kill_while_holding(worker: Proc, timeout: float) -> list[str]:
-    """SIGKILL ``worker`` just after it claimed a combination (it is then working on it)."""
+def _kill_while_holding(worker: Proc, timeout: float, freeze: bool = False) -> list[str]:
+    """SIGKILL (or SIGSTOP) ``worker`` just after it claimed a combination (it is working on it)."""
 
     def fresh_claim() -> bool:
         if not worker.lines or worker.proc.poll() is not None:
@@ -240,13 +297,15 @@ def _kill_while_holding(worker: Proc, timeout: float) -> list[str]:
         return line.startswith("CLAIM") and time.monotonic() - at < 0.03
 
     wait_until(fresh_claim, timeout, f"a fresh claim of a worker on {worker.host}")
+    if freeze:
+        worker.proc.send_signal(signal.SIGSTOP)
+        return []
     worker.kill()
     return _held(worker)
 
 
 def drain(base: str) -> dict[str, Any]:
     from sweepstack import ParamSweeper, sweep
-    from sweepstack.sweep._journal import parse_entry
 
     n, work = 240, 0.1
     a_dir, b_dir, server_dir = both(f"{base}/drain")
@@ -275,11 +334,15 @@ def drain(base: str) -> dict[str, Any]:
         60,
         "hostB's killed claim to be done by another worker",
     )
-    # hostA "crashes": all its workers are killed; hostB must take their claims back by lease
-    held_a = {}
+    # hostA "crashes": all its workers die at once (each is frozen while it holds a claim,
+    # so that no hostA peer sees another one dead, then all are killed); hostB must take
+    # their claims back by lease
     for w in on_a:
-        held_a[w.pid] = _kill_while_holding(w, 30)
+        _kill_while_holding(w, 30, freeze=True)
+    for w in on_a:
+        w.kill()
     crashed = time.monotonic()
+    held_a = {w.pid: _held(w) for w in on_a}
     log(f"drain: killed hostA's workers holding {held_a}")
     survivors = on_b[1:]
     for w in survivors:
@@ -288,56 +351,21 @@ def drain(base: str) -> dict[str, Any]:
     log(f"drain: hostB's survivors finished after {elapsed:.1f} s")
 
     # --- what the journal on the server says -------------------------------------------------
-    with open(os.path.join(server_dir, "journal"), "rb") as f:
-        raw = f.read().split(b"\n")
-    entries = [parse_entry(line) for line in raw[1:] if line]
-    check(None not in entries, f"{entries.count(None)} unreadable journal entries")
-    owners = {e[1]: json.loads(e[2]) for e in entries if e and e[0] == "O"}
-    owner_of_pid = {o["pid"]: owner_id for owner_id, o in owners.items()}
-    host_of = {owner_id: o["host"] for owner_id, o in owners.items()}
+    journal = JournalView(server_dir, workers)
+    host_of, owner_of = journal.host_of, journal.owner_of
     check(
-        {host_of[owner_of_pid[w.pid]] for w in on_a} == {"hostA"}
-        and {host_of[owner_of_pid[w.pid]] for w in on_b} == {"hostB"},
+        {host_of[owner_of[w]] for w in on_a} == {"hostA"}
+        and {host_of[owner_of[w]] for w in on_b} == {"hostB"},
         f"owners' hosts {host_of}",
     )
-    done_by = collections.defaultdict(list)
-    claimed_by = collections.defaultdict(list)
-    expired = {}
-    order = []
-    for e in entries:
-        assert e is not None
-        if e[0] == "D":
-            done_by[e[1]].append(e[2])
-        elif e[0] == "C":
-            claimed_by[e[1]].append(e[2].split()[0])
-        elif e[0] == "X":
-            expired[e[1]] = e[2]
-        order.append(e)
-    final = ParamSweeper(server_dir, readonly=True)
-    keys = [final.key_of({"i": i}) for i in range(n)]
-    twice = [k for k in keys if len(done_by[k]) != 1]
-    check(not twice, f"{len(twice)} combinations not done exactly once: {twice[:3]}")
-    counts = final.counts()
-    check(
-        counts["done"] == n and counts["inprogress"] == 0 and counts["remaining"] == 0,
-        f"final counts {counts}",
-    )
-    acked = {a.split()[0] for w in workers for a in w.tagged("ACK")}
-    lost = acked - set(done_by)
-    check(not lost, f"{len(lost)} acknowledged combinations are not done")
-    live = [w for w in workers if not w.killed]
-    live_owners = {owner_of_pid[w.pid] for w in live}
-    duplicates = [k for k in keys if len({o for o in claimed_by[k] if o in live_owners}) > 1]
-    check(not duplicates, f"{len(duplicates)} combinations claimed by two live workers")
-    not_ok = [a for w in live for a in w.tagged("ACK") if a.split()[1] != "1"]
-    check(not not_ok, f"live workers lost {len(not_ok)} claims (ClaimLostWarning)")
-    check(not (live_owners & set(expired)), "a live worker's claims were taken back")
-    victim_b_owner = owner_of_pid[victim_b.pid]
+    journal.check_exactly_once(server_dir, n, workers)
+    expired, done_by = journal.expired, journal.done_by
+    victim_b_owner = owner_of[victim_b]
     if held_b:
         check(expired.get(victim_b_owner) == "dead", f"hostB victim: {expired.get(victim_b_owner)}")
     recovered = 0
-    for pid, held in held_a.items():
-        owner = owner_of_pid[pid]
+    for worker in on_a:
+        owner, held, pid = owner_of[worker], held_a[worker.pid], worker.pid
         if not held:
             continue
         check(
@@ -368,11 +396,58 @@ def drain(base: str) -> dict[str, Any]:
         else None,
         "lease": LEASE,
         "lock_wait_seconds_hostB": [round(f["wait_seconds"], 2) for f in finished],
-        "journal_entries": len(entries),
+        "journal_entries": len(journal.entries),
     }
 
 
-# --- 3. two engines share one experiment over NFS ----------------------------------------
+# --- 3. the NFS server restarts while four workers drain a sweep ---------------------------
+
+
+def server_restart(base: str) -> dict[str, Any]:
+    """nfsd stops for three leases, then starts again (its grace period follows).
+
+    Every client blocks meanwhile (hard mounts): no heartbeat gets through, and when the
+    server is back the workers must not take each other's claims back as expired.
+    """
+    from sweepstack import ParamSweeper, sweep
+
+    n, work, outage = 120, 0.1, 3 * LEASE
+    a_dir, b_dir, server_dir = both(f"{base}/restart")
+    ParamSweeper(a_dir, sweep({"i": list(range(n))}), save_sweeps=True)
+    options = ["--lease", str(LEASE), "--work", str(work)]
+    workers = [
+        Proc(host, ["-m", "tests.nfs._agent", "drain", folder, *options])
+        for host, folder in [("hostA", a_dir)] * 2 + [("hostB", b_dir)] * 2
+    ]
+    wait_until(lambda: all(w.ready() for w in workers), 180, "four workers to start")
+    for w in workers:
+        w.send("go")
+    wait_until(lambda: sum(len(w.tagged("ACK")) for w in workers) >= 12, 120, "some progress")
+    subprocess.run(["rpc.nfsd", "0"], check=True, timeout=60)
+    stopped = time.monotonic()
+    log(f"restart: nfsd stopped for {outage:.0f} s")
+    time.sleep(outage)  # the outage's length is what is tested, not an ordering
+    subprocess.run(["rpc.nfsd", "8"], check=True, timeout=60)
+    restarted = time.monotonic()
+    log("restart: nfsd started again (grace period follows)")
+    for w in workers:
+        check(w.finish(300) == 0, f"a worker failed: {w.errors[-5:]}")
+    acks = sorted(at for w in workers for at, line in w.lines if line.startswith("ACK"))
+    resumed = [at for at in acks if at > restarted]
+    journal = JournalView(server_dir, workers)
+    journal.check_exactly_once(server_dir, n, workers)
+    finished = [json.loads(w.tagged("FINISHED")[0]) for w in workers]
+    check(not any(f["warnings"] for f in finished), f"warnings {finished}")
+    return {
+        "combinations": n,
+        "outage": round(restarted - stopped, 1),
+        "lease": LEASE,
+        "first_done_after_restart": round(resumed[0] - restarted, 1) if resumed else None,
+        "done_during_outage": sum(1 for at in acks if stopped + 1 < at < restarted),
+    }
+
+
+# --- 4. two engines share one experiment over NFS ----------------------------------------
 
 
 def engines(base: str) -> dict[str, Any]:
@@ -453,6 +528,7 @@ def main() -> int:
         ("lock-exclusion", lambda: locks(agents, base)),
         ("run-numbers", lambda: run_numbers(agents, base)),
         ("drain-with-kills", lambda: drain(base)),
+        ("server-restart", lambda: server_restart(base)),
         ("engines-records-artifacts", lambda: engines(base)),
     ]
     for name, scenario in scenarios:
