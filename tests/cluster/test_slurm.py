@@ -205,3 +205,35 @@ def test_without_sbatch_the_launcher_says_where_to_run_it(tmp_path):
     _, err = proc.communicate(timeout=50)
     assert proc.returncode != 0
     assert "sbatch was not found on PATH" in err and "--launcher local" in err, err
+
+
+@pytest.mark.timeout(90)
+def test_the_plain_batch_script_example_runs_srun_tasks_that_share_one_sweep(slurm, tmp_path):
+    # examples/slurm/sweep.sbatch as a user submits it, scaled to this one-node cluster
+    path = str(tmp_path / "exp")
+    env = {
+        **slurm.env,
+        "RESULT_DIR": path,
+        "PYTHON": sys.executable,
+        "EXPERIMENT": os.path.join(REPO, "examples", "pi_sweep.py"),
+    }
+    script = os.path.join(REPO, "examples", "slurm", "sweep.sbatch")
+    options = ["--nodes=1", "--ntasks-per-node=2", f"--output={tmp_path / 'job-%j.out'}"]
+    submitted = subprocess.run(
+        ["sbatch", "--parsable", *options, f"--chdir={tmp_path}", script, "--max-n", "1000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    job = submitted.stdout.strip().split(";")[0]
+    _wait_for(lambda: not slurm.command("squeue", "-h", "-j", job, check=False).strip(), 80)
+    state = slurm.command("squeue", "-h", "-j", job, "-t", "all", "-o", "%T", check=False)
+    output = (tmp_path / f"job-{job}.out").read_text()
+    assert state.strip() in ("COMPLETED", ""), output
+    records = list(sweepstack.open(path).records())
+    assert len(records) == 45 and len({r["key"] for r in records}) == 45, output
+    assert all(r["status"] == "done" for r in records)
+    runs = sweepstack.open(path).runs
+    assert len(runs) == 2 and {r.status for r in runs} == {"complete"}  # one per srun task
