@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import importlib
 import json
 import os
 import resource
@@ -82,10 +83,8 @@ def _peak_mb() -> float:
 def _phase(tool: str, phase: str, folder: str, n: int) -> dict[str, Any]:
     """Run one operation here and return its time and this process's peak RSS."""
     warnings.simplefilter("ignore")
-    if tool == "ours":
-        from sweepstack import ParamSweeper
-    else:
-        from execo_engine import ParamSweeper, sweep_stats
+    module = importlib.import_module("sweepstack" if tool == "ours" else "execo_engine")
+    ParamSweeper = module.ParamSweeper  # the same name for both tools
     extra: dict[str, Any] = {}
     if phase == "create":
         combinations = _space(n)
@@ -112,7 +111,7 @@ def _phase(tool: str, phase: str, folder: str, n: int) -> dict[str, Any]:
         else:  # execo's per-factor view: sweep_stats over stats()
             sweeper = ParamSweeper(folder)
             stats = sweeper.stats()
-            sweep_stats(stats)
+            module.sweep_stats(stats)
             extra["remaining"] = len(stats[1])
     else:
         raise ValueError(phase)
@@ -214,15 +213,11 @@ def _million(quick: bool, execo: Any) -> list[Result]:
 
 def _drain_worker(folder: str, tool: str, work: float) -> None:
     """A worker: wait for "go", drain, then print what it claimed and its lock waits."""
-    warnings.simplefilter("ignore")
-    if tool == "ours":
-        from sweepstack import ParamSweeper
-        from sweepstack.sweep import param_key
-    else:
-        from execo_engine import ParamSweeper
+    from sweepstack.sweep import param_key
 
-        from sweepstack.sweep import param_key
-    sweeper = ParamSweeper(folder)
+    warnings.simplefilter("ignore")
+    module = importlib.import_module("sweepstack" if tool == "ours" else "execo_engine")
+    sweeper = module.ParamSweeper(folder)
     print("ready", flush=True)
     sys.stdin.readline()
     claimed, acked = [], 0

@@ -37,6 +37,7 @@ class NfsPiSweep(Engine):
         self.args_parser.add_argument("--work", type=float, default=0.05)
 
     def run(self):
+        assert self.args is not None
         sweeper = self.sweeper(
             sweep(
                 {
