@@ -4,7 +4,8 @@
 
 The class is found by importing its module by name, or, for a script run as
 ``__main__``, by running the script's file without its ``if __name__ == "__main__"``
-block.
+block. The command is made by :func:`sweepstack.engine._options.child_command`; this
+module is imported by nothing else, so that ``-m`` runs it fresh.
 """
 
 from __future__ import annotations
@@ -15,25 +16,7 @@ import runpy
 import sys
 from typing import Any
 
-__all__ = ["child_command", "main"]
-
-
-def child_command(engine_class: type, argv: list[str]) -> list[str]:
-    """The command that runs ``engine_class().start(argv)`` in a new process."""
-    module = sys.modules.get(engine_class.__module__)
-    name = engine_class.__module__
-    if name == "__main__" or module is None or getattr(module, "__spec__", None) is None:
-        where = ["--file", getattr(module, "__file__", None) or sys.argv[0]]
-    else:
-        where = ["--module", name]
-    return [
-        sys.executable,
-        "-m",
-        "sweepstack.engine._child",
-        *where,
-        engine_class.__qualname__,
-        *argv,
-    ]
+__all__ = ["main"]
 
 
 def _find(kind: str, target: str, qualname: str) -> Any:

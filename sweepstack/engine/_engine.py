@@ -29,9 +29,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sweepstack.dag import DAG, Record
-from sweepstack.engine._child import child_command
 from sweepstack.engine._logging import LogSetup
-from sweepstack.engine._options import add_engine_options, result_options, without_options
+from sweepstack.engine._options import (
+    add_engine_options,
+    child_command,
+    result_options,
+    without_options,
+)
 from sweepstack.engine._outputs import copy_outputs, redirect_outputs
 from sweepstack.engine._progress import Progress
 from sweepstack.engine._signals import interrupts_as_exceptions
@@ -123,6 +127,7 @@ class Engine:
         self._progress: Progress | None = None
         self._dry_records: list[Record] = []
         self._aggregates: list[Record] = []
+        self._waiting = False  # logged once that the loop waits for other processes' claims
         self._counts = {"done": 0, "failed": 0}
 
     # --- the hooks a subclass overrides --------------------------------------------------
@@ -171,9 +176,9 @@ class Engine:
     def _engine_name(self) -> str:
         """``module.Class``, or ``script.py:Class`` for a class defined in a script run directly."""
         cls = type(self)
-        module = sys.modules.get(cls.__module__)
-        if cls.__module__ in ("__main__", "__sweepstack_child__") and getattr(module, "__file__", None):
-            return f"{os.path.basename(module.__file__)}:{cls.__qualname__}"  # type: ignore[union-attr]
+        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if cls.__module__ in ("__main__", "__sweepstack_child__") and isinstance(file, str):
+            return f"{os.path.basename(file)}:{cls.__qualname__}"
         return f"{cls.__module__}.{cls.__qualname__}"
 
     def _command_line(self) -> list[str]:
@@ -432,6 +437,8 @@ class Engine:
         while True:
             combination = sweeper.get_next()
             if combination is None:
+                if self._others_at_work(sweeper):
+                    continue  # their claims come back by themselves if they died
                 break
             key = sweeper.key_of(combination)
             record = Record(
@@ -451,6 +458,32 @@ class Engine:
             self._in_flight = None
         if self._progress is not None:
             self._progress.update(sweeper.name, sweeper.counts(), force=True)
+
+    def _others_at_work(self, sweeper: ParamSweeper) -> bool:
+        """Wait a little while other processes hold claims; False when none is left.
+
+        Nothing is todo, but other processes (here or on other hosts) still hold claims.
+        If one of them died, its claims return to todo (at once if it ran on this
+        machine, after its lease otherwise): waiting, rather than leaving, is what makes
+        a crash near the end of a sweep need no relaunch. A live owner's claim finishes
+        as done; the loop then ends with nothing in progress.
+        """
+        sweeper.update()
+        held = [c for c in sweeper.claims() if not c.mine]
+        if not held:
+            return False
+        if not self._waiting:
+            self._waiting = True
+            _log.info(
+                "%s: nothing left to claim; waiting for %d combination(s) in progress elsewhere "
+                "(they come back here if their process died)",
+                sweeper.name,
+                len(held),
+            )
+        if self._progress is not None:
+            self._progress.update(sweeper.name, sweeper.counts())
+        time.sleep(min(2.0, max(0.05, sweeper.heartbeat_interval / 8)))
+        return True
 
     def _dry_loop(self, sweeper: ParamSweeper) -> Iterator[Record]:
         for combination in sweeper.get_remaining():
@@ -536,7 +569,9 @@ class Engine:
             except (SweepstackError, OSError) as store_error:
                 _log.error("could not record the failure of %s: %s", flight.key, store_error)
 
-    def aggregate_record(self, name: str = "summary", params: Mapping[str, Any] | None = None) -> Record:
+    def aggregate_record(
+        self, name: str = "summary", params: Mapping[str, Any] | None = None
+    ) -> Record:
         """A record for experiment-level ``@aggregate`` stages (a comparison over every record).
 
         It shares the run's cache and options; when ``run()`` returns it is resolved and
@@ -550,9 +585,15 @@ class Engine:
         if self.args is not None and self.args.dry:
             record = Record(params, key, config=self.config, cache=self._cache, dry=True)
         else:
-            record = Record(params, key, id_run=self.current_run.reference, config=self.config, cache=self._cache,
-                            overwrite=_overwrite(self.args.overwrite if self.args else None),
-                            store_full=bool(self.args and self.args.store_full))
+            record = Record(
+                params,
+                key,
+                id_run=self.current_run.reference,
+                config=self.config,
+                cache=self._cache,
+                overwrite=_overwrite(self.args.overwrite if self.args else None),
+                store_full=bool(self.args and self.args.store_full),
+            )
         record.vars["aggregate"] = name
         self._aggregates.append(record)
         return record
@@ -566,12 +607,24 @@ class Engine:
                 record.resolve()
             except Exception as err:
                 status = "failed"
-                _log.error("aggregate %s failed: %s: %s", record.vars.get("aggregate"), type(err).__name__, err)
+                _log.error(
+                    "aggregate %s failed: %s: %s",
+                    record.vars.get("aggregate"),
+                    type(err).__name__,
+                    err,
+                )
             document = record.to_document()
-            document.update(sweep=AGGREGATES, status=status, name=record.vars.get("aggregate"),
-                            run=self.current_run.reference, host=socket.gethostname(), pid=os.getpid(),
-                            started=_utc(started), ended=_utc(time.time()),
-                            duration=round(time.monotonic() - clock, 6))
+            document.update(
+                sweep=AGGREGATES,
+                status=status,
+                name=record.vars.get("aggregate"),
+                run=self.current_run.reference,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                started=_utc(started),
+                ended=_utc(time.time()),
+                duration=round(time.monotonic() - clock, 6),
+            )
             self.experiment.write_record(AGGREGATES, record.key, document)
         self._aggregates = []
 

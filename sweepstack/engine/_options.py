@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["add_engine_options", "result_options", "without_options"]
+__all__ = ["add_engine_options", "child_command", "result_options", "without_options"]
 
 ENGINE_DESTS = frozenset(
     {
@@ -178,3 +179,21 @@ def without_options(
         out.append(token)
         i += 1
     return out
+
+
+def child_command(engine_class: type, argv: list[str]) -> list[str]:
+    """The command that runs ``engine_class().start(argv)`` in a new process."""
+    module = sys.modules.get(engine_class.__module__)
+    name = engine_class.__module__
+    if name == "__main__" or module is None or getattr(module, "__spec__", None) is None:
+        where = ["--file", getattr(module, "__file__", None) or sys.argv[0]]
+    else:
+        where = ["--module", name]
+    return [
+        sys.executable,
+        "-m",
+        "sweepstack.engine._child",
+        *where,
+        engine_class.__qualname__,
+        *argv,
+    ]

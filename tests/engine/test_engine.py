@@ -461,3 +461,35 @@ def test_progress_is_a_rich_bar_on_a_terminal_and_log_lines_otherwise(tmp_path):
     assert "30/30" in screen and "━" in screen, screen[-2000:]
     code, _, err = run_engine("Counting", "-c", tmp_path / "plain", "--n", "30")
     assert code == 0 and "main: 30/30 done (100%)" in err
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_the_last_worker_waits_and_takes_over_a_silent_processs_claim_by_lease(tmp_path):
+    path = str(tmp_path / "exp")
+    frozen = _engine(
+        "Counting",
+        "-c",
+        path,
+        "--n",
+        "6",
+        "--slow-on",
+        "0",
+        "--lease",
+        "2",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert frozen.stdout.readline().strip() == "SLOW 0"
+        frozen.send_signal(signal.SIGSTOP)  # alive, holding combination 0, no heartbeat
+        code, _, err = run_engine("Counting", "-c", path, "--n", "6", "--lease", "2")
+    finally:
+        frozen.kill()
+        frozen.communicate()
+    assert code == 0, err
+    assert "waiting for 1 combination(s) in progress elsewhere" in err
+    records = _records(path)
+    assert sorted(records) == list(range(6)) and all(
+        r["status"] == "done" for r in records.values()
+    )
