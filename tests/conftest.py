@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -31,3 +32,37 @@ def python_env() -> dict[str, str]:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount real, small tmpfs folders: ``tmpfs("64k")``, ``tmpfs("64k", read_only=True)``.
+
+    A full disk and a read-only file system for real (root ignores permission bits, but
+    not these). Skips, saying why, where mounting is not allowed.
+    """
+    mounted = []
+
+    def mount(size: str = "64k", read_only: bool = False):
+        point = tmp_path / f"tmpfs{len(mounted)}"
+        point.mkdir()
+        options = ("ro," if read_only else "") + f"size={size}"
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+@pytest.fixture
+def tiny_disk(tmpfs):
+    """A real 64 KiB file system: writes beyond it fail with ENOSPC."""
+    return tmpfs("64k")

@@ -173,6 +173,22 @@ class Engine:
         else:
             self._start_session()
 
+    def _register(self, **run_options: Any) -> tuple[ExperimentDir, Any]:
+        """Open (or create) the experiment directory and register this session as a run."""
+        assert self.args is not None and self.result_dir is not None
+        xd = ExperimentDir.create_or_open(
+            self.result_dir, name=type(self).__name__, engine=self._engine_name()
+        )
+        run = xd.start_run(
+            type(self).__name__,
+            argv=self._command_line(),
+            notes=self.args.notes,
+            store_full=self.args.store_full,
+            config=self.config,
+            **run_options,
+        )
+        return xd, run
+
     def _engine_name(self) -> str:
         """``module.Class``, or ``script.py:Class`` for a class defined in a script run directly."""
         cls = type(self)
@@ -190,19 +206,8 @@ class Engine:
         logs = LogSetup(args.log_level, rich=not args.no_progress, quiet=bool(args.worker_of))
         self._progress = Progress(bar=not args.no_progress and not args.worker_of)
         try:
-            self.experiment = xd = ExperimentDir.create_or_open(
-                self.result_dir,
-                name=type(self).__name__,
-                engine=self._engine_name(),
-            )
-            run = xd.start_run(
-                type(self).__name__,
-                argv=self._command_line(),
-                notes=args.notes,
-                store_full=args.store_full,
-                config=self.config,
-                parent=args.worker_of,
-            )
+            self.experiment, run = self._register(parent=args.worker_of)
+            xd = self.experiment
             self.current_run = run
             self._setup_outputs(xd, run.reference)
             logs.to_file(os.path.join(xd.logs_dir, f"{run.reference}.log"))
@@ -306,18 +311,8 @@ class Engine:
         logs = LogSetup(args.log_level, rich=not args.no_progress)
         progress = Progress(bar=not args.no_progress)
         try:
-            xd = ExperimentDir.create_or_open(
-                self.result_dir,
-                name=type(self).__name__,
-                engine=self._engine_name(),
-            )
-            run = xd.start_run(
-                type(self).__name__,
-                argv=self._command_line(),
-                notes=args.notes,
-                store_full=args.store_full,
-                config=self.config,
-                extra={"role": "launcher", "launcher": args.launcher, "workers": args.workers},
+            xd, run = self._register(
+                extra={"role": "launcher", "launcher": args.launcher, "workers": args.workers}
             )
             logs.to_file(os.path.join(xd.logs_dir, f"{run.reference}.log"))
             _log.info(

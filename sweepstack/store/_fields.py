@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any, Callable
 
 from sweepstack.errors import FieldValueError
+from sweepstack.store._format import type_name
 
 __all__ = ["DELETED", "MAX_DEPTH", "MAX_ITEMS", "MAX_STR", "FieldDict", "validate_field"]
 
@@ -23,15 +24,6 @@ MAX_STR = 65536
 
 DELETED: Any = object()
 """Passed to a :class:`FieldDict`'s ``on_change`` for a deleted field."""
-
-
-def _type_name(value: Any) -> str:
-    kind = type(value)
-    return (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else f"{kind.__module__}.{kind.__qualname__}"
-    )
 
 
 class _Refused(Exception):
@@ -78,7 +70,7 @@ def _normalize(value: Any, depth: int, count: list[int]) -> Any:
             out = {}
             for k, v in value.items():
                 if not isinstance(k, str):
-                    raise _Refused(k, f"a dict key of type {_type_name(k)}; dict keys must be str")
+                    raise _Refused(k, f"a dict key of type {type_name(k)}; dict keys must be str")
                 out[str.__str__(k)] = _normalize(v, depth + 1, count)
             return out
         return [_normalize(v, depth + 1, count) for v in value]
@@ -98,17 +90,17 @@ def validate_field(name: str, value: Any) -> Any:
             :data:`MAX_STR` characters). The error names the field.
     """
     if not isinstance(name, str) or not name:
-        raise FieldValueError(repr(name), _type_name(value), "a field name is a non-empty str")
+        raise FieldValueError(repr(name), type_name(value), "a field name is a non-empty str")
     try:
         return _normalize(value, 0, [0])
     except _Refused as refused:
         return _raise(name, value, refused)
     except RecursionError:
-        raise FieldValueError(name, _type_name(value), "a structure that contains itself") from None
+        raise FieldValueError(name, type_name(value), "a structure that contains itself") from None
 
 
 def _raise(name: str, value: Any, refused: _Refused) -> Any:
-    raise FieldValueError(name, _type_name(refused.value), refused.problem) from None
+    raise FieldValueError(name, type_name(refused.value), refused.problem) from None
 
 
 class FieldDict(MutableMapping[str, Any]):

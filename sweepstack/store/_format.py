@@ -71,6 +71,7 @@ __all__ = [
     "parse_run",
     "record_summary",
     "shard",
+    "type_name",
     "utc_now",
 ]
 
@@ -181,7 +182,7 @@ def _first_unstorable(value: Any, path: str = "", depth: int = 0) -> tuple[str, 
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, _JSON_SCALARS):
-                return f"{path}<key {k!r}>", _type_name(k)
+                return f"{path}<key {k!r}>", type_name(k)
             found = _first_unstorable(v, f"{path}[{k!r}]", depth + 1)
             if found[0]:
                 return found
@@ -200,10 +201,11 @@ def _first_unstorable(value: Any, path: str = "", depth: int = 0) -> tuple[str, 
         return "", ""
     if isinstance(value, _JSON_SCALARS):
         return "", ""
-    return path or "<document>", _type_name(value)
+    return path or "<document>", type_name(value)
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """``int``, ``numpy.ndarray``...: the name of a value's type, for error messages."""
     kind = type(value)
     return (
         kind.__qualname__

@@ -55,22 +55,6 @@ def test_failed_write_callback_leaves_old_content_and_no_temp(tmp_path):
     assert _listing(tmp_path) == ["doc"]
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A real 64 KiB tmpfs: writes beyond it fail with ENOSPC."""
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {result.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
 def test_full_disk_is_a_clear_error_and_keeps_old_content(tiny_disk):
     target = tiny_disk / "doc"
     atomic_write(str(target), b"x" * 1000)

@@ -6,7 +6,6 @@ import json
 import multiprocessing
 import os
 import pickle
-import subprocess
 import time
 
 import pytest
@@ -83,19 +82,9 @@ def test_a_file_in_the_way_is_a_write_error(tmp_path):
 
 
 @pytest.fixture
-def read_only_mount(tmp_path):
-    """A real read-only tmpfs (root ignores permission bits, but not a read-only mount)."""
-    mount_point = tmp_path / "ro"
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs (needs root): {done.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+def read_only_mount(tmpfs):
+    """A real read-only file system (root ignores permission bits, but not this)."""
+    return tmpfs("64k", read_only=True)
 
 
 def test_an_unwritable_place_is_a_write_error(read_only_mount):

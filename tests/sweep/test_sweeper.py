@@ -480,21 +480,6 @@ def test_corrupt_saved_sweeps_is_a_clear_error(tmp_path, space):
         ParamSweeper(str(path))
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill (needs root): {result.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
-
-
 def test_full_disk_is_a_clear_error_and_nothing_done_is_lost(tiny_disk):
     path = str(tiny_disk / "sw")
     combinations = [{"i": i} for i in range(3000)]
