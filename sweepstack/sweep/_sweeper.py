@@ -825,6 +825,8 @@ class ParamSweeper:
 
     def _heartbeat(self) -> bool:
         """Renew this process's leases (called by the heartbeat thread); False if none held."""
+        if not os.path.isdir(self._dir):
+            return False  # the sweeper's folder was removed: nothing left to renew
         with self._session() as state:
             me = self._me()
             if me.id not in state.owner_claims:

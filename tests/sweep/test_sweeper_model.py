@@ -6,6 +6,7 @@ must agree with it exactly, including the order in which todo combinations come.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import shutil
@@ -53,6 +54,7 @@ class SweeperModel(RuleBasedStateMachine):
         self.keys = {}
 
     def teardown(self) -> None:
+        self.live.clear()  # before the folder goes: their heartbeat would find it gone
         sweeper_module.COMPACT_MIN_ENTRIES = self.saved_compact
         self.warnings.__exit__(None, None, None)
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -183,6 +185,107 @@ class SweeperModel(RuleBasedStateMachine):
         for key, value in list(self.state.items()):
             if (value == "inprogress" and inprogress) or (value == "failed" and failed):
                 self.state[key] = "todo"
+
+    # --- batches, iteration, claim(), set_sweeps, full_update ------------------------
+
+    def _expected_batch(self, ident, count):
+        _, order, skipped = self.live[ident]
+        todo = [k for k in order if self._state_of(k) == "todo" and k not in skipped]
+        return todo[:count]
+
+    def _claimed(self, ident, keys):
+        for key in keys:
+            self.state[key] = "inprogress"
+            self.mine[ident].add(key)
+
+    @rule(ident=instances, count=st.integers(1, 4))
+    def get_next_batch(self, ident, count):
+        if ident not in self.live:
+            return
+        sweeper = self.live[ident][0]
+        expected = self._expected_batch(ident, count)
+        assert [sweeper.key_of(c) for c in sweeper.get_next_batch(count)] == expected
+        self._claimed(ident, expected)
+
+    @rule(ident=instances, count=st.integers(1, 3))
+    def iterate(self, ident, count):
+        if ident not in self.live:
+            return
+        sweeper = self.live[ident][0]
+        expected = self._expected_batch(ident, count)
+        got = [sweeper.key_of(c) for c in itertools.islice(iter(sweeper), count)]
+        assert got == expected
+        self._claimed(ident, expected)
+
+    @rule(ident=instances, outcome=st.sampled_from(["done", "interrupt", "error"]))
+    def claim_context(self, ident, outcome):
+        if ident not in self.live:
+            return
+        sweeper = self.live[ident][0]
+        expected = self._expected_next(ident)
+        raised = {"done": None, "interrupt": KeyboardInterrupt, "error": ValueError}[outcome]
+        try:
+            with sweeper.claim() as combination:
+                assert (
+                    sweeper.key_of(combination) if combination is not None else None
+                ) == expected
+                if raised is not None and combination is not None:
+                    raise raised()
+        except (KeyboardInterrupt, ValueError):
+            pass
+        if expected is not None:
+            self.mine[ident].discard(expected)  # claimed and finished (or given back) inside
+            self.state[expected] = {"done": "done", "interrupt": "todo", "error": "failed"}[outcome]
+            if outcome == "done":
+                for _, _, skipped in self.live.values():
+                    skipped.discard(expected)
+
+    @rule(ident=instances, data=st.data())
+    def done_batch(self, ident, data):
+        if ident not in self.live:
+            return
+        _, order, _ = self.live[ident]
+        keys = data.draw(st.lists(st.sampled_from(order), min_size=1, max_size=3, unique=True))
+        expected = all([self._finish(ident, k) for k in keys])
+        assert self.live[ident][0].done_batch([self.keys[k] for k in keys]) == expected
+        for key in keys:
+            self.state[key] = "done"
+            for _, _, skipped in self.live.values():
+                skipped.discard(key)
+
+    @rule(ident=instances, data=st.data())
+    def cancel_or_skip_batch(self, ident, data):
+        if ident not in self.live:
+            return
+        sweeper, order, skipped = self.live[ident]
+        keys = data.draw(st.lists(st.sampled_from(order), min_size=1, max_size=3, unique=True))
+        skip = data.draw(st.booleans())
+        (sweeper.skip_batch if skip else sweeper.cancel_batch)([self.keys[k] for k in keys])
+        for key in keys:
+            self.mine[ident].discard(key)
+            if self._state_of(key) == "inprogress":
+                self.state[key] = "todo"
+            if skip and self._state_of(key) != "done":
+                skipped.add(key)
+
+    @rule(
+        ident=instances, subset=st.lists(st.integers(0, len(UNIVERSE) - 1), min_size=1, unique=True)
+    )
+    def set_sweeps(self, ident, subset):
+        if ident not in self.live:
+            return
+        sweeper, _, skipped = self.live[ident]
+        combinations = [UNIVERSE[i] for i in sorted(subset)]
+        sweeper.set_sweeps(combinations)
+        order = [sweeper.key_of(c) for c in combinations]
+        for c, k in zip(combinations, order):
+            self.keys[k] = c
+        self.live[ident] = (sweeper, order, skipped & set(order))
+
+    @rule(ident=instances)
+    def full_update(self, ident):
+        if ident in self.live:
+            self.live[ident][0].full_update()
 
     @rule(seed=st.integers(0, 2**32 - 1))
     def crash_mid_write(self, seed):
