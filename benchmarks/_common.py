@@ -57,7 +57,9 @@ def median_time(
     return statistics.median(times)
 
 
-def median_cpu(fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | None = None) -> float:
+def median_cpu(
+    fn: Callable[[], Any], repeats: int, setup: Callable[[], Any] | None = None
+) -> float:
     """Median CPU time (user + system of this process) of ``fn()``."""
     return median_time(fn, repeats, setup, clock=time.process_time)
 

@@ -18,7 +18,10 @@ def _import_time(name: str, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         out = subprocess.run(
-            [sys.executable, "-c", _SCRIPT.format(name=name)], capture_output=True, text=True, check=True
+            [sys.executable, "-c", _SCRIPT.format(name=name)],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
@@ -31,6 +34,13 @@ def run(quick: bool) -> list[Result]:
     for name in ("execo_engine", "curifactory"):
         theirs = _import_time(name, repeats) if import_quietly(name) is not None else None
         results.append(
-            Result("import time", f"import sweepstack vs import {name}", ours, theirs, name, goal="< 0.2 s")
+            Result(
+                "import time",
+                f"import sweepstack vs import {name}",
+                ours,
+                theirs,
+                name,
+                goal="< 0.2 s",
+            )
         )
     return results

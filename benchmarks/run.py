@@ -16,7 +16,14 @@ import time
 
 from benchmarks._common import Result, machine
 
-SCENARIOS = ["bench_import", "bench_sweep", "bench_sweeper", "bench_dag", "bench_store", "bench_scale"]
+SCENARIOS = [
+    "bench_import",
+    "bench_sweep",
+    "bench_sweeper",
+    "bench_dag",
+    "bench_store",
+    "bench_scale",
+]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -1,7 +1,7 @@
 """Write docs/api.md, the API reference, from the docstrings of sweepstack's public names.
 
-    python docs/gen_api.py          # rewrite docs/api.md
-    python docs/gen_api.py --check  # exit 1 if docs/api.md is out of date (the tests run this)
+python docs/gen_api.py          # rewrite docs/api.md
+python docs/gen_api.py --check  # exit 1 if docs/api.md is out of date (the tests run this)
 """
 
 from __future__ import annotations
@@ -14,19 +14,64 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import sweepstack  # noqa: E402
+import sweepstack  # noqa: E402, F401  (fails early if the checkout is not importable)
 
 SECTIONS = [
     ("Engine", "sweepstack.engine", ["Engine", "Interrupted", "redirect_outputs", "copy_outputs"]),
-    ("Parameter spaces and the sweeper", "sweepstack.sweep",
-     ["sweep", "HashableDict", "geom", "igeom", "sweep_stats", "slugify", "param_key", "canonical",
-      "register_key_type", "ParamSweeper", "SweeperStats", "Claim", "check_sweeper"]),
-    ("Records and stages", "sweepstack.dag",
-     ["Record", "stage", "aggregate", "Lazy", "Cacher", "DillCacher", "PickleCacher", "JsonCacher",
-      "PathCacher", "NumpyCacher", "PandasCacher", "DAG", "ExecutionNode", "ArtifactManager"]),
-    ("The store", "sweepstack.store",
-     ["open", "Experiment", "Results", "Run", "ExperimentDir", "ArtifactCache", "FieldDict", "validate_field",
-      "Problem"]),
+    (
+        "Parameter spaces and the sweeper",
+        "sweepstack.sweep",
+        [
+            "sweep",
+            "HashableDict",
+            "geom",
+            "igeom",
+            "sweep_stats",
+            "slugify",
+            "param_key",
+            "canonical",
+            "register_key_type",
+            "ParamSweeper",
+            "SweeperStats",
+            "Claim",
+            "check_sweeper",
+        ],
+    ),
+    (
+        "Records and stages",
+        "sweepstack.dag",
+        [
+            "Record",
+            "stage",
+            "aggregate",
+            "Lazy",
+            "Cacher",
+            "DillCacher",
+            "PickleCacher",
+            "JsonCacher",
+            "PathCacher",
+            "NumpyCacher",
+            "PandasCacher",
+            "DAG",
+            "ExecutionNode",
+            "ArtifactManager",
+        ],
+    ),
+    (
+        "The store",
+        "sweepstack.store",
+        [
+            "open",
+            "Experiment",
+            "Results",
+            "Run",
+            "ExperimentDir",
+            "ArtifactCache",
+            "FieldDict",
+            "validate_field",
+            "Problem",
+        ],
+    ),
     ("Errors", "sweepstack.errors", None),
 ]
 
@@ -48,12 +93,18 @@ def _signature(obj: object, returns: bool = True) -> str:
         if kind is parameter.KEYWORD_ONLY and not star_done:
             parts.append("*")
             star_done = True
-        text = {parameter.VAR_POSITIONAL: "*", parameter.VAR_KEYWORD: "**"}.get(kind, "") + parameter.name
+        text = {parameter.VAR_POSITIONAL: "*", parameter.VAR_KEYWORD: "**"}.get(
+            kind, ""
+        ) + parameter.name
         star_done = star_done or kind is parameter.VAR_POSITIONAL
         if parameter.annotation is not parameter.empty:
             text += f": {_annotation(parameter.annotation)}"
         if parameter.default is not parameter.empty:
-            text += f" = {parameter.default!r}" if parameter.annotation is not parameter.empty else f"={parameter.default!r}"
+            text += (
+                f" = {parameter.default!r}"
+                if parameter.annotation is not parameter.empty
+                else f"={parameter.default!r}"
+            )
         parts.append(text)
     result = f"({', '.join(parts)})"
     if returns and signature.return_annotation is not signature.empty:
@@ -81,18 +132,32 @@ def _public_members(cls: type) -> list[tuple[str, object]]:
 def _entry(module: str, name: str, obj: object) -> list[str]:
     lines = []
     if inspect.isclass(obj):
-        lines += [f"### `{module}.{name}`", "", f"```python\nclass {name}{_signature(obj, returns=False)}\n```", ""]
+        lines += [
+            f"### `{module}.{name}`",
+            "",
+            f"```python\nclass {name}{_signature(obj, returns=False)}\n```",
+            "",
+        ]
         lines += [_doc(obj), ""]
         for member, value in _public_members(obj):
             if isinstance(value, property):
-                lines += [f"- **`{member}`** (property): {_doc(value).splitlines()[0] if _doc(value) else ''}"]
+                lines += [
+                    f"- **`{member}`** (property): {_doc(value).splitlines()[0] if _doc(value) else ''}"
+                ]
                 continue
             function = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
             summary = _doc(function).split("\n\n")[0].replace("\n", " ")
             lines += [f"- **`{member}{_signature(function)}`**: {summary}"]
         lines.append("")
     else:
-        lines += [f"### `{module}.{name}`", "", f"```python\n{name}{_signature(obj)}\n```", "", _doc(obj), ""]
+        lines += [
+            f"### `{module}.{name}`",
+            "",
+            f"```python\n{name}{_signature(obj)}\n```",
+            "",
+            _doc(obj),
+            "",
+        ]
     return lines
 
 

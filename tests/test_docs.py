@@ -23,7 +23,9 @@ def _markdown_files():
 
 def test_api_reference_is_generated_from_the_current_docstrings():
     result = subprocess.run(
-        [sys.executable, os.path.join(DOCS, "gen_api.py"), "--check"], capture_output=True, text=True
+        [sys.executable, os.path.join(DOCS, "gen_api.py"), "--check"],
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
 

@@ -18,14 +18,19 @@ EXAMPLES = os.path.join(REPO, "examples")
 def run_example(name, *args, cwd, timeout=300):
     result = subprocess.run(
         [sys.executable, os.path.join(EXAMPLES, name), *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
 
 def _stage_statuses(records, name):
-    return collections.Counter(s["status"] for r in records for s in r["stages"] if s["name"] == name)
+    return collections.Counter(
+        s["status"] for r in records for s in r["stages"] if s["name"] == name
+    )
 
 
 @pytest.mark.timeout(300)
@@ -44,19 +49,34 @@ def test_pi_sweep_runs_each_draw_once_and_a_rerun_computes_nothing(tmp_path):
     # continuing with nothing left to do: a new run, and no stage runs
     run_example("pi_sweep.py", "-c", "pi", "--max-n", "2000", cwd=tmp_path)
     assert [r.status for r in sweepstack.open(tmp_path / "pi").runs] == ["complete", "complete"]
-    assert sweepstack.open(tmp_path / "pi").runs[1].document["combinations"] == {"done": 0, "failed": 0}
+    assert sweepstack.open(tmp_path / "pi").runs[1].document["combinations"] == {
+        "done": 0,
+        "failed": 0,
+    }
 
 
 @pytest.mark.timeout(300)
 def test_pi_sweep_with_two_workers_finishes_every_combination(tmp_path):
-    run_example("pi_sweep.py", "-c", "pi", "--max-n", "2000", "--workers", "2", "--no-progress", cwd=tmp_path)
+    run_example(
+        "pi_sweep.py",
+        "-c",
+        "pi",
+        "--max-n",
+        "2000",
+        "--workers",
+        "2",
+        "--no-progress",
+        cwd=tmp_path,
+    )
     records = list(sweepstack.open(tmp_path / "pi").records())
     assert len(records) == 45 and {r["status"] for r in records} == {"done"}
 
 
 @pytest.mark.timeout(300)
 def test_ml_sweep_quick_records_metrics_and_a_comparison(tmp_path):
-    pytest.importorskip("sklearn", reason="the ML example needs scikit-learn (pip install -e .[examples])")
+    pytest.importorskip(
+        "sklearn", reason="the ML example needs scikit-learn (pip install -e .[examples])"
+    )
     run_example("ml_sweep.py", "-c", "ml", "--quick", cwd=tmp_path)
     experiment = sweepstack.open(tmp_path / "ml")
     records = list(experiment.records("main"))
