@@ -48,21 +48,39 @@ def flat_spaces(draw: Any, max_factors: int = 4, max_levels: int = 4) -> dict[st
     return space
 
 
+def space_size(space: dict[str, Any]) -> int:
+    """How many combinations ``sweep(space)`` gives, at most (an empty factor counts 1)."""
+    size = 1
+    for levels in space.values():
+        if isinstance(levels, dict):
+            size *= max(1, sum(space_size(sub) for sub in levels.values()))
+        else:
+            size *= max(1, len(levels))
+    return size
+
+
 @st.composite
-def nested_spaces(draw: Any, depth: int = 3) -> dict[str, Any]:
-    """A parameter space with sub-sweeps down to ``depth`` levels.
+def nested_spaces(draw: Any, depth: int = 3, budget: int = 200) -> dict[str, Any]:
+    """A parameter space with sub-sweeps down to ``depth`` levels, of at most ``budget``
+    combinations.
 
     Factor names are unique across the whole tree, so that each combination's factors
-    can be predicted from its branch (see :func:`branch_factors`).
+    can be predicted from its branch (see :func:`branch_factors`). The budget matters:
+    without it, three factors of three sub-sweeps of three factors... reach millions of
+    combinations, and execo_engine's sweep() of such a space fills the memory.
     """
     space: dict[str, Any] = {}
+    remaining = budget
     for _ in range(draw(st.integers(0, 3))):
         name = draw(st.builds(_fresh_name))
+        width = min(3, remaining)
         if depth > 0 and draw(st.booleans()):
-            levels = draw(st.lists(scalar_levels, max_size=3, unique_by=lambda v: (type(v), v)))
-            space[name] = {level: draw(nested_spaces(depth - 1)) for level in levels}
+            levels = draw(st.lists(scalar_levels, max_size=width, unique_by=lambda v: (type(v), v)))
+            share = max(1, remaining // max(1, len(levels)))
+            space[name] = {level: draw(nested_spaces(depth - 1, share)) for level in levels}
         else:
-            space[name] = draw(st.lists(level_values, max_size=3, unique_by=repr))
+            space[name] = draw(st.lists(level_values, max_size=width, unique_by=repr))
+        remaining //= space_size({name: space[name]})
     return space
 
 
@@ -70,10 +88,11 @@ def nested_spaces(draw: Any, depth: int = 3) -> dict[str, Any]:
 def deep_spaces(draw: Any) -> dict[str, Any]:
     """A space guaranteed to nest at least three sub-sweeps deep, with other branches random.
 
-    Kept small: execo_engine's sweep() recomputes a sub-sweep for every partial
-    combination before it, so its time grows exponentially with depth.
+    Kept small (a few hundred combinations at most): execo_engine's sweep() recomputes a
+    sub-sweep for every partial combination before it, so its time and memory grow
+    exponentially with depth.
     """
-    inner = draw(nested_spaces(1))
+    inner = draw(nested_spaces(1, budget=16))
     for _ in range(3):
         level = draw(scalar_levels)
         branch: dict[Any, Any] = {level: inner}

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 from sweepstack import HashableDict, geom, igeom, slugify, sweep, sweep_stats
 from sweepstack.errors import SweepSpecError
 from tests._competitors import execo_engine
-from tests.strategies import branch_factors, deep_spaces, flat_spaces, nested_spaces, typed
+from tests.strategies import (
+    branch_factors,
+    deep_spaces,
+    flat_spaces,
+    nested_spaces,
+    space_size,
+    typed,
+)
 
 needs_execo = pytest.mark.skipif(
     execo_engine is None, reason="execo_engine is not installed (pip install -e .[test])"
@@ -94,6 +101,12 @@ def test_flat_combinations_are_distinct_and_cover_every_level(space):
 def test_every_combination_carries_exactly_the_factors_of_its_branch(space):
     for combination in sweep(space):
         assert set(combination) == branch_factors(space, combination)
+
+
+@given(st.one_of(nested_spaces(), deep_spaces()))
+def test_generated_spaces_stay_small(space):
+    # execo_engine's sweep() of a space of millions of combinations fills the memory
+    assert len(sweep(space)) <= space_size(space) <= 1000
 
 
 @given(deep_spaces())
