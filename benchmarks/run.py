@@ -3,6 +3,7 @@
 python -m benchmarks.run            # all scenarios, several repeats each
 python -m benchmarks.run --quick    # one short pass (under two minutes)
 python -m benchmarks.run --only sweep --no-write
+python -m benchmarks.run --only dag # rewrites the dag sections, keeps the others
 """
 
 from __future__ import annotations
@@ -69,6 +70,32 @@ def render(results: list[Result], quick: bool, elapsed: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _sections(text: str) -> tuple[str, dict[str, str]]:
+    """Split a BENCHMARKS.md into its header and its ``## title`` sections, in order."""
+    head, *parts = text.split("\n## ")
+    sections = {}
+    for part in parts:
+        title, _, body = part.partition("\n")
+        sections[title.strip()] = "## " + title.strip() + "\n" + body.strip("\n") + "\n"
+    return head, sections
+
+
+def merge(old: str, new: str, only: list[str]) -> str:
+    """``new`` (from a run of some scenarios) laid over ``old``: its sections replace
+    those of the same title, the sections it did not measure are kept, and the header
+    says which ones were measured when."""
+    _, kept = _sections(old)
+    head, fresh = _sections(new)
+    head = head.rstrip("\n") + (
+        f"\n- Sections rewritten by `--only {' '.join(only)}` on "
+        f"{datetime.date.today().isoformat()}: {', '.join(fresh)}; the others come from "
+        "an earlier run\n"
+    )
+    merged = {title: fresh.get(title, body) for title, body in kept.items()}
+    merged.update(fresh)
+    return head + "\n\n" + "\n".join(merged.values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -95,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write:
         sys.stdout.write(text)
     else:
+        if args.only and os.path.exists(args.output):
+            # a partial run must not wipe the figures of the scenarios it did not run
+            with open(args.output) as f:
+                text = merge(f.read(), text, args.only)
         with open(args.output, "w") as f:
             f.write(text)
         print(f"wrote {args.output}")
