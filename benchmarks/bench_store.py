@@ -13,6 +13,7 @@ the set-up short; the measured calls fsync as they always do.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -109,19 +110,14 @@ def _runs(quick: bool) -> list[Result]:
             path = os.path.join(folder, "exp")
             xd = ExperimentDir.create_or_open(path)
             _fill_ours(xd, stored)
-            ours = median_time(
-                lambda path=path: ExperimentDir.open(path).start_run("bench", argv=["bench.py"]),
-                10 if quick else 40,
-            )
+            ours = median_time(functools.partial(_add_our_run, path), 10 if quick else 40)
             assert ExperimentDir.open(path).run(stored + 1) is not None
         theirs = None
         if curifactory_store is not None:
             with _folder("bench-store-curifactory-") as folder:
                 _fill_theirs(folder, stored)
                 theirs = median_time(
-                    lambda folder=folder: curifactory_store.ManagerStore(folder).add_run(
-                        _curifactory_manager(0)
-                    ),
+                    functools.partial(_add_their_run, curifactory_store, folder),
                     1 if quick and stored > 1000 else 3 if stored > 1000 else 10,
                 )
         results.append(
@@ -246,6 +242,14 @@ def _records(quick: bool) -> list[Result]:
             Result("Records", f".to_dataframe() of {rows:,} rows", frame, notes="pandas")
         )
     return results
+
+
+def _add_our_run(path: str) -> None:
+    ExperimentDir.open(path).start_run("bench", argv=["bench.py"])
+
+
+def _add_their_run(curifactory_store: Any, folder: str) -> None:
+    curifactory_store.ManagerStore(folder).add_run(_curifactory_manager(0))
 
 
 def run(quick: bool) -> list[Result]:

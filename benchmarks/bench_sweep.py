@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 from benchmarks._common import Result, import_quietly, median_time
 from sweepstack import sweep
 
-SPACES = {
+SPACES: dict[str, dict[str, Any]] = {
     "flat 1e6 (3 factors x 100 levels)": {
         "a": list(range(100)),
         "b": [i / 10 for i in range(100)],
@@ -31,9 +34,9 @@ def run(quick: bool) -> list[Result]:
     results = []
     for case, space in SPACES.items():
         count = len(sweep(space))
-        ours = median_time(lambda space=space: sweep(space), repeats)
+        ours = median_time(functools.partial(sweep, space), repeats)
         theirs = (
-            median_time(lambda space=space: execo_engine.sweep(space), repeats)
+            median_time(functools.partial(execo_engine.sweep, space), repeats)
             if execo_engine
             else None
         )

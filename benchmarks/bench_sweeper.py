@@ -7,6 +7,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,7 +68,6 @@ def _one_process(quick: bool, execo) -> list[Result]:
                     theirs_cpu.append(cpu)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
-        med = lambda xs: sorted(xs)[len(xs) // 2] if xs else None  # noqa: E731
         goal = (
             "≥ 5x execo_engine"
             if n == 10_000
@@ -79,8 +79,8 @@ def _one_process(quick: bool, execo) -> list[Result]:
             Result(
                 "ParamSweeper, one process: get_next + done",
                 f"N = {n:,}: combinations/s",
-                med(ours_rates),
-                med(theirs_rates),
+                statistics.median(ours_rates),
+                statistics.median(theirs_rates) if theirs_rates else None,
                 "execo_engine",
                 unit="/s",
                 higher_is_better=True,
@@ -91,8 +91,8 @@ def _one_process(quick: bool, execo) -> list[Result]:
             Result(
                 "ParamSweeper, one process: get_next + done",
                 f"N = {n:,}: CPU per combination",
-                med(ours_cpu),
-                med(theirs_cpu),
+                statistics.median(ours_cpu),
+                statistics.median(theirs_cpu) if theirs_cpu else None,
                 "execo_engine",
                 goal="≤ 1/5 of execo_engine's",
             )
@@ -170,18 +170,20 @@ class _Worker:
             text=True,
             cwd=REPO,
         )
-        self.lines: list[str] = []
+        self.lines: list[list[str]] = []
         self.killed = False
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _read(self) -> None:
+        assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.lines.append(line.split())
 
     def wait(self) -> None:
         self.proc.wait()
         self.reader.join()
+        assert self.proc.stdout is not None
         self.proc.stdout.close()
 
     def keys(self, tag: str) -> list[str]:
