@@ -73,7 +73,8 @@ def _progress(sweepers: list[SweeperProgress]) -> str:
         c = sweeper.counts
         percent = 100 * c["done"] / c["total"] if c["total"] else 0.0
         states = " · ".join(
-            f'<span class="st-{s}">{c[s]} {label}</span>'
+            # a zero is not news: only counts above zero take their state's colour
+            (f'<span class="st-{s}">{c[s]} {label}</span>' if c[s] else f"<span>0 {label}</span>")
             for s, label in (
                 ("remaining", "todo"),
                 ("inprogress", "in progress"),
