@@ -42,8 +42,42 @@ def _throughput(make, combinations, ops: int) -> tuple[float, float]:
     return ops / wall, cpu / ops
 
 
+def _fsync_floor(folder: str, ops: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of appending one journal-sized line and fsyncing it, here.
+
+    A durable ``done()`` cannot cost less: it is the floor of the per-combination cost,
+    and the part of the ratio to execo_engine (four fsyncs per combination) that only
+    the disk decides.
+    """
+    path = os.path.join(folder, "floor")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        offset = 0
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(ops):
+            offset += os.pwrite(fd, b"D " + b"0" * 54 + b"\n", offset)
+            os.fsync(fd)
+        return (time.perf_counter() - start) / ops, (time.process_time() - cpu) / ops
+    finally:
+        os.close(fd)
+
+
 def _one_process(quick: bool, execo) -> list[Result]:
     results = []
+    folder = tempfile.mkdtemp(prefix="bench-sweeper-")
+    try:
+        floor_wall, floor_cpu = _fsync_floor(folder, 300 if quick else 1000)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    results.append(
+        Result(
+            "ParamSweeper, one process: get_next + done",
+            "the floor: one journal line appended and fsynced, wall time",
+            floor_wall,
+            goal="",
+            notes=f"CPU {floor_cpu * 1e6:.0f} µs; what a durable done() costs on this disk at least",
+        )
+    )
     sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
     for n in sizes:
         combinations = _space(n)
@@ -95,6 +129,7 @@ def _one_process(quick: bool, execo) -> list[Result]:
                 statistics.median(theirs_cpu) if theirs_cpu else None,
                 "execo_engine",
                 goal="≤ 1/5 of execo_engine's",
+                notes=f"of which the fsync floor: {floor_cpu * 1e6:.0f} µs",
             )
         )
     return results

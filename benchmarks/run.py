@@ -75,8 +75,8 @@ def _sections(text: str) -> tuple[str, dict[str, str]]:
     head, *parts = text.split("\n## ")
     sections = {}
     for part in parts:
-        title, _, body = part.partition("\n")
-        sections[title.strip()] = "## " + title.strip() + "\n" + body.strip("\n") + "\n"
+        title = part.partition("\n")[0].strip()
+        sections[title] = "## " + part.rstrip("\n") + "\n"
     return head, sections
 
 

@@ -23,6 +23,7 @@ def test_partial_run_replaces_only_its_sections():
     assert "| flat | 500.0 ms |" in merged and "| flat | 1.00 s |" not in merged
     assert "## Records" in merged and "| write | 3.00 s |" in merged
     assert "rewritten by `--only sweep`" in merged
+    assert "## Records\n\n| case |" in merged  # the layout of a kept section is kept
 
 
 def test_partial_run_adds_new_sections_after_the_kept_ones():
