@@ -245,7 +245,8 @@ class Engine:
             except KeyboardInterrupt as err:
                 self._give_back()
                 _log.warning(
-                    "interrupted (%s): the combination in progress was given back", err or "Ctrl-C"
+                    "interrupted (%s): the combination in progress was given back",
+                    str(err) or "Ctrl-C",
                 )
                 self._finish_run(run, "interrupted", str(err) or "KeyboardInterrupt")
                 raise SystemExit(130) from None
@@ -326,7 +327,7 @@ class Engine:
                     command, args.workers, xd, run, progress, args.slurm_options
                 )
             else:
-                code = run_workers(command, args.workers, xd.path, progress)
+                code = run_workers(command, args.workers, xd.path, progress, parent=run.reference)
             status = {0: "complete", 130: "interrupted"}.get(code, "error")
             run.finish(
                 status, error=None if code in (0, 130) else "a worker failed (see its run and log)"

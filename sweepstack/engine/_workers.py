@@ -9,8 +9,10 @@ exits non-zero if a worker failed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
+import socket
 import subprocess
 import time
 from types import FrameType
@@ -60,9 +62,15 @@ class SweepWatcher:
 class _Forwarder:
     """Forward SIGINT and SIGTERM to the workers (they run in their own sessions)."""
 
+    # A second SIGINT sooner than this after the first is the same Ctrl-C delivered
+    # twice (``timeout`` and other wrappers send it to their child and to their whole
+    # process group), not a person asking to stop now.
+    SAME_SIGNAL_WINDOW = 0.5
+
     def __init__(self, procs: list[subprocess.Popen[Any]]) -> None:
         self.procs = procs
         self.received: int | None = None
+        self.received_at = 0.0
         self.previous: dict[int, Any] = {}
 
     def __enter__(self) -> _Forwarder:
@@ -72,11 +80,19 @@ class _Forwarder:
 
     def _forward(self, signum: int, frame: FrameType | None) -> None:
         if self.received is not None and signum == signal.SIGINT:
-            for proc in self.procs:  # a second Ctrl-C: stop now
-                if proc.poll() is None:
-                    proc.kill()
+            if time.monotonic() - self.received_at < self.SAME_SIGNAL_WINDOW:
+                return
+            alive = [proc for proc in self.procs if proc.poll() is None]
+            if alive:  # a second Ctrl-C: stop now
+                _log.warning(
+                    "second Ctrl-C: killing %d worker(s); their claims return to todo by "
+                    "themselves",
+                    len(alive),
+                )
+            for proc in alive:
+                proc.kill()
             return
-        self.received = signum
+        self.received, self.received_at = signum, time.monotonic()
         for proc in self.procs:
             if proc.poll() is None:
                 proc.send_signal(signum)
@@ -86,12 +102,47 @@ class _Forwarder:
             signal.signal(signum, handler)
 
 
+def _close_runs_of_killed(result_dir: str, parent: str, killed: dict[int, int]) -> None:
+    """Record as interrupted the runs of workers that a signal ended before they could.
+
+    A worker killed by SIGKILL (a second Ctrl-C, the OOM killer, ``kill -9``) leaves
+    its run "running" for ever; its claims come back by themselves, its run does not.
+    The worker is gone, so the launcher may write its run document.
+    """
+    host = socket.gethostname() or "localhost"  # as the store records it
+    try:
+        runs, _ = ExperimentDir.open(result_dir).runs()
+    except (SweepstackError, OSError):
+        return
+    for run in runs:
+        signum = killed.get(run.get("pid"))
+        if (
+            signum is not None
+            and run.status == "running"
+            and run.get("parent") == parent
+            and run.get("host") == host
+        ):
+            with contextlib.suppress(SweepstackError, OSError):
+                run.finish(
+                    "interrupted",
+                    f"worker killed by {signal.Signals(signum).name}, its run "
+                    "closed by the launcher",
+                )
+
+
 def run_workers(
-    command: list[str], count: int, result_dir: str, progress: Progress, poll: float = 0.5
+    command: list[str],
+    count: int,
+    result_dir: str,
+    progress: Progress,
+    poll: float = 0.5,
+    parent: str | None = None,
 ) -> int:
     """Run ``count`` workers of ``command`` until they end; return the exit status to use.
 
     0 when every worker completed; 130 when interrupted; 1 when a worker failed.
+    ``parent``, the launcher's run reference, lets it close the runs of workers killed
+    by a signal.
     """
     watcher = SweepWatcher(result_dir)
     procs: list[subprocess.Popen[Any]] = []
@@ -106,6 +157,7 @@ def run_workers(
         spawn()
     replacements = 0
     failed = False
+    killed: dict[int, int] = {}  # pid -> signal of the workers that a signal ended
     with _Forwarder(procs) as forwarder:
         running = list(procs)
         while running:
@@ -117,6 +169,8 @@ def run_workers(
                 if code is None:
                     continue
                 running.remove(proc)
+                if code < 0:
+                    killed[proc.pid] = -code
                 if code == 0 or forwarder.received is not None:
                     continue
                 if code < 0 and replacements < 2 * count and watcher.work_left():
@@ -133,6 +187,8 @@ def run_workers(
                 failed = True
         for name, counts in watcher.counts().items():
             progress.update(name, counts, force=True)
+    if killed and parent is not None:
+        _close_runs_of_killed(result_dir, parent, killed)
     if forwarder.received is not None:
         return 130
     return 1 if failed else 0

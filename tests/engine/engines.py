@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 import uuid
@@ -44,12 +45,17 @@ class Options(Engine):
         self.args_parser.add_argument("--fail-on", type=int, default=None)
         self.args_parser.add_argument("--slow-on", type=int, default=None)
         self.args_parser.add_argument("--say", default=None)
+        self.args_parser.add_argument(
+            "--ignore-interrupts", action="store_true", help="a worker deaf to Ctrl-C"
+        )
 
 
 class Counting(Options):
     """Sweeps i in range(--n), computing i*i; --fail-on I fails one combination."""
 
     def run(self):
+        if self.args.ignore_interrupts:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         if self.args.say:
             print(f"OUT {self.args.say}", flush=True)
             print(f"ERR {self.args.say}", file=sys.stderr, flush=True)

@@ -388,11 +388,22 @@ def test_killing_a_worker_does_not_lose_its_combination(tmp_path):
         r["status"] == "done" for r in records.values()
     )
     assert sum(1 for n in _marks(marks).values() if n > 1) <= 1
+    # the launcher closed the run the killed worker could not close itself
+    (killed,) = [r for r in sweepstack.open(path).runs if r.get("pid") == victim]
+    assert killed.status == "interrupted" and "SIGKILL" in killed.get("error")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
-def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path):
+@pytest.mark.parametrize(
+    "delivered",
+    [
+        pytest.param(1, id="once"),
+        # `timeout` and other wrappers send it to their child and to their process group
+        pytest.param(2, id="twice-at-once-by-a-wrapper"),
+    ],
+)
+def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path, delivered):
     path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
     proc = _engine(
         "Counting",
@@ -411,13 +422,54 @@ def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path):
         stderr=subprocess.PIPE,
     )
     _wait_for(lambda: sum(_marks(marks).values()) >= 4)
-    proc.send_signal(signal.SIGINT)
+    for _ in range(delivered):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.01)  # apart enough not to merge into one pending signal
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     runs = sweepstack.open(path).runs
     assert {r.status for r in runs} == {"interrupted"}
+    assert "killing" not in err  # each worker ended by itself, none was killed
     sweeper = sweepstack.ParamSweeper(os.path.join(path, "sweeps", "main"))
     assert sweeper.counts()["inprogress"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_second_ctrl_c_kills_the_workers_and_closes_their_runs(tmp_path):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _engine(
+        "Counting",
+        "-c",
+        path,
+        "--n",
+        "200",
+        "--marks",
+        marks,
+        "--workers",
+        "2",
+        "--no-progress",
+        "--work",
+        "0.05",
+        "--ignore-interrupts",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for(lambda: sum(_marks(marks).values()) >= 4)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)  # a person pressing Ctrl-C again: the workers did not stop
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "second Ctrl-C: killing 2 worker(s)" in err
+    runs = sweepstack.open(path).runs
+    assert {r.status for r in runs} == {"interrupted"}
+    workers = [r for r in runs if r.get("parent")]
+    assert len(workers) == 2 and all("SIGKILL" in r.get("error") for r in workers)
+    # their claims come back by themselves: dead owners on this host
+    sweeper = sweepstack.ParamSweeper(os.path.join(path, "sweeps", "main"))
+    assert len(sweeper.recover()) == 2 and sweeper.counts()["inprogress"] == 0
 
 
 # --- progress -----------------------------------------------------------------------------
