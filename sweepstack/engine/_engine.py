@@ -430,12 +430,16 @@ class Engine:
         if self.args.dry:
             yield from self._dry_loop(sweeper)
             return
+        claimed = 0
         while True:
             combination = sweeper.get_next()
             if combination is None:
                 if self._others_at_work(sweeper):
                     continue  # their claims come back by themselves if they died
+                if not claimed:
+                    self._say_why_nothing_ran(sweeper)
                 break
+            claimed += 1
             key = sweeper.key_of(combination)
             record = Record(
                 combination,
@@ -454,6 +458,23 @@ class Engine:
             self._in_flight = None
         if self._progress is not None:
             self._progress.update(sweeper.name, sweeper.counts(), force=True)
+
+    def _say_why_nothing_ran(self, sweeper: ParamSweeper) -> None:
+        """A continued experiment with nothing to do: say how to do more, if anything."""
+        counts = sweeper.counts()
+        if not counts["total"]:
+            return
+        hints = []
+        if counts["done"]:
+            hints.append(
+                f"{counts['done']} done are not recomputed (after editing a stage: "
+                f"`sweepstack reset {self.result_dir} --done`, then continue; unchanged "
+                "stages are cache hits)"
+            )
+        if counts["failed"]:
+            hints.append(f"{counts['failed']} failed are not retried without --retry-failed")
+        if hints:
+            _log.info("%s: nothing to do: %s", sweeper.name, "; ".join(hints))
 
     def _others_at_work(self, sweeper: ParamSweeper) -> bool:
         """Wait a little while other processes hold claims; False when none is left.

@@ -154,6 +154,16 @@ def test_a_rerun_computes_nothing_and_overwrite_recomputes(tmp_path):
     assert _marks(marks)[3] == 1 and _marks(marks)[0] == 2  # only the new combination ran
 
 
+def test_continuing_a_finished_experiment_says_how_to_recompute(tmp_path, caplog):
+    path = str(tmp_path / "exp")
+    engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "1"])
+    with caplog.at_level("INFO", logger="sweepstack.engine"):
+        engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "1"])
+    (line,) = [r.getMessage() for r in caplog.records if "nothing to do" in r.getMessage()]
+    assert "2 done are not recomputed" in line and f"sweepstack reset {path} --done" in line
+    assert "1 failed are not retried without --retry-failed" in line
+
+
 def test_dry_run_prints_the_map_and_writes_nothing(tmp_path, capsys):
     path = tmp_path / "exp"
     engines.Counting().start(["-c", str(path), "--n", "3", "--dry"])
