@@ -172,7 +172,7 @@ def _throughput(rows: list[dict[str, Any]], counts: dict[str, int], now: float) 
     rate = len(rows) / span if rows else 0.0
     left = counts["remaining"] + counts["inprogress"]
     return {
-        "window": WINDOW,
+        "window": span,  # the time the rate is measured over: at most WINDOW
         "finished": len(rows),
         "per_minute": 60 * rate,
         "hosts": [

@@ -85,7 +85,11 @@ def test_status_json_has_counts_levels_and_throughput(sweepstack, example_dir):
     seeds = next(f for f in main["factors"] if f["factor"] == "seed")
     assert {level["level"]: level["done"] for level in seeds["levels"]} == {0: 15, 1: 15, 2: 15}
     assert main["hosts"] == [] and main["errors"] == []
-    assert main["throughput"]["eta"] is None
+    speed = main["throughput"]
+    assert speed["eta"] is None
+    # the rate is over the time since the first record, when that is shorter than 10 min
+    assert 1 <= speed["window"] <= 600
+    assert speed["per_minute"] == pytest.approx(60 * speed["finished"] / speed["window"])
 
 
 def test_status_exits_1_and_shows_last_errors_when_combinations_failed(sweepstack, grid_dir):
