@@ -68,6 +68,7 @@ _COMMANDS: dict[str, dict[str, str]] = {
         ),
         "examples": 'sweepstack results results/pi --where "error < 0.01 and estimator == '
         "'plain'\"\n  sweepstack results results/pi --columns n seed error --csv > pi.csv\n"
+        "  sweepstack results results/pi --sort error:desc n\n"
         "  sweepstack results results/pi --sqlite pi.db && sqlite3 pi.db "
         "'select estimator, avg(error) from results group by estimator'",
     },
@@ -208,6 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--where", metavar="EXPR", help="keep the rows where EXPR is true")
     results.add_argument(
         "--columns", nargs="+", metavar="COLUMN", help="these columns, in this order"
+    )
+    results.add_argument(
+        "--sort",
+        nargs="+",
+        metavar="COLUMN",
+        help="order the rows by these columns (COLUMN:desc, or --sort=-COLUMN, for "
+        "descending; default: the parameters, then the fields, as the table shows them)",
     )
     results.add_argument("--sweep", metavar="NAME", help="only the records of this sweep")
     results.add_argument(

@@ -13,7 +13,7 @@ from typing import Any
 from sweepstack.cli._output import Output, warn
 from sweepstack.cli._where import Where
 from sweepstack.errors import QueryError
-from sweepstack.report._columns import cell, order_columns
+from sweepstack.report._columns import cell, order_columns, sort_rows
 from sweepstack.store import Experiment
 
 __all__ = ["run"]
@@ -49,7 +49,36 @@ def _select(args: Namespace, experiment: Experiment) -> tuple[list[dict[str, Any
         known = order_columns(rows) if rows else None
         keep = Where(args.where, known)
         rows = [r for r in rows if keep(r)]
-    return rows, len(results.errors)
+    return _sorted(rows, args.sort), len(results.errors)
+
+
+def _sorted(rows: list[dict[str, Any]], sort: Sequence[str] | None) -> list[dict[str, Any]]:
+    """The rows by ``sort`` (``name``, ``name:desc`` or ``-name``), by default by the
+    parameters and fields in the table's order (see :func:`sort_rows`).
+
+    Raises:
+        QueryError: a column of ``sort`` that no row has.
+    """
+    if not rows or not sort:
+        return sort_rows(rows)
+    available = order_columns(rows)
+    order = []
+    for item in (part.strip() for entry in sort for part in entry.split(",")):
+        if not item:
+            continue
+        name, descending = item, False
+        if name.startswith("-"):
+            name, descending = name[1:], True
+        elif name.endswith((":desc", ":asc")):
+            name, _, direction = name.rpartition(":")
+            descending = direction == "desc"
+        if name not in available:
+            raise QueryError(
+                "--sort " + " ".join(sort),
+                f"unknown column {name!r}; columns: {', '.join(available)}",
+            )
+        order.append((name, descending))
+    return sort_rows(rows, order)
 
 
 def run(args: Namespace, experiment: Experiment, out: Output) -> int:

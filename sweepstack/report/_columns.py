@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["FIRST", "LAST", "cell", "order_columns"]
+__all__ = ["FIRST", "LAST", "cell", "order_columns", "sort_rows"]
 
 FIRST = ("sweep", "key", "status")
 """Columns before the parameters and fields."""
@@ -54,3 +55,36 @@ def cell(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _order_key(value: Any) -> tuple[Any, ...]:
+    """A key under which any two cells compare: numbers, then text, then other values,
+    then missing ones (a factor of another sub-sweep) and NaN."""
+    if isinstance(value, (bool, int, float)):
+        return (3, 0) if value != value else (0, value)
+    if isinstance(value, str):
+        return (1, value)
+    if value is None:
+        return (3, 0)
+    return (2, json.dumps(value, sort_keys=True, default=str))
+
+
+def sort_rows(
+    rows: list[dict[str, Any]], by: Sequence[tuple[str, bool]] | None = None
+) -> list[dict[str, Any]]:
+    """Sort ``rows`` in place by ``(column, descending)`` pairs and return them.
+
+    By default: by the parameters and fields, in the order :func:`order_columns` gives
+    them, so that a table reads like the sweep. Ties are broken by key, so the same
+    rows always come in the same order whatever the order of the files.
+
+    >>> [r["n"] for r in sort_rows([{"key": "b", "n": 2}, {"key": "a", "n": 1}])]
+    [1, 2]
+    """
+    if not rows:
+        return rows
+    if by is None:
+        by = [(name, False) for name in order_columns(rows) if name not in _FIXED]
+    for name, descending in reversed([*by, ("key", False)]):  # stable: the last key first
+        rows.sort(key=lambda row: _order_key(row.get(name)), reverse=descending)
+    return rows

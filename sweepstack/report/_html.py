@@ -13,7 +13,7 @@ import sweepstack
 from sweepstack.errors import ArtifactCorruptError
 from sweepstack.report._assets import CSS, SCRIPT
 from sweepstack.report._collect import AGGREGATES, ReportData, SweeperProgress
-from sweepstack.report._columns import FIRST, cell, order_columns
+from sweepstack.report._columns import FIRST, cell, order_columns, sort_rows
 from sweepstack.report._dag import dag_svg, stage_graph
 from sweepstack.report._plots import MAX_PLOTS, plan_plots, render_svg
 from sweepstack.store import Experiment, Run
@@ -137,7 +137,7 @@ def overview_section(
 
 
 def _results(data: ReportData) -> str:
-    rows = [r for r in data.results if r.get("sweep") != AGGREGATES]
+    rows = sort_rows([r for r in data.results if r.get("sweep") != AGGREGATES])
     columns = [c for c in order_columns(rows) if c not in _HIDDEN]
     if len({r.get("sweep") for r in rows}) <= 1:
         columns = [c for c in columns if c != "sweep"]

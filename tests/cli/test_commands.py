@@ -164,9 +164,36 @@ def test_results_sqlite_writes_a_table_to_query_with_sql(sweepstack, example_dir
     assert types["n"] == "INTEGER" and types["error"] == "REAL" and types["estimator"] == "TEXT"
 
 
+def _csv_rows(ran):
+    return list(csv.DictReader(io.StringIO(ran.out)))
+
+
+def test_results_come_in_the_order_of_their_parameters(sweepstack, example_dir):
+    rows = _csv_rows(sweepstack("results", example_dir, "--csv"))
+    # parameters in the table's order (estimator, n, pairs, seed), numbers as numbers,
+    # a missing value (pairs of a plain estimator) after the present ones
+    order = [(r["estimator"], int(r["n"]), r["pairs"] == "", r["pairs"], r["seed"]) for r in rows]
+    assert order == sorted(order)
+    assert rows[0]["estimator"] == "antithetic" and rows[0]["n"] == "100"
+
+
+@pytest.mark.parametrize(
+    "sort",
+    [
+        pytest.param(["--sort", "error:desc", "n"], id="colon-desc"),
+        pytest.param(["--sort=-error,n"], id="minus-prefix"),
+    ],
+)
+def test_results_sort_by_columns_ascending_or_descending(sweepstack, example_dir, sort):
+    rows = _csv_rows(sweepstack("results", example_dir, "--csv", *sort))
+    order = [(-float(r["error"]), int(r["n"])) for r in rows]
+    assert len(rows) == 45 and order == sorted(order)
+
+
 @pytest.mark.parametrize(
     "args",
     [
+        pytest.param(["--sort", "bogus"], id="unknown-sort-column"),
         pytest.param(["--where", "erorr < 1"], id="unknown-column-in-where"),
         pytest.param(["--where", "__import__('os')"], id="unsafe-where"),
         pytest.param(["--columns", "n", "nope"], id="unknown-column"),
