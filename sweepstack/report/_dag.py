@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["StageGraph", "dag_svg", "stage_graph"]
+__all__ = ["StageGraph", "dag_svg", "stage_graph", "stage_layers"]
 
 _STATUSES = ("run", "hit", "skipped", "failed")
 _LABELS = {"run": "ran", "hit": "cached", "skipped": "skipped", "failed": "failed"}
@@ -66,7 +66,8 @@ def stage_graph(documents: Iterable[dict[str, Any]]) -> StageGraph:
     return graph
 
 
-def _layers(graph: StageGraph) -> list[list[str]]:
+def stage_layers(graph: StageGraph) -> list[list[str]]:
+    """The stages by depth (sources first), each layer ordered to keep edges short."""
     parents: dict[str, list[str]] = {s: [] for s in graph.stages}
     for source, target in graph.edges:
         parents[target].append(source)
@@ -108,7 +109,7 @@ def dag_svg(graph: StageGraph) -> str:
     """The graph as an inline SVG element (empty string when there are no stages)."""
     if not graph.stages:
         return ""
-    layers = _layers(graph)
+    layers = stage_layers(graph)
     char, height, gap_x, gap_y, pad = 7.2, 58, 90, 26, 16
     lines: dict[str, str] = {}
     for stage in graph.stages:

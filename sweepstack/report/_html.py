@@ -14,7 +14,7 @@ from sweepstack.errors import ArtifactCorruptError
 from sweepstack.report._assets import CSS, SCRIPT
 from sweepstack.report._collect import AGGREGATES, ReportData, SweeperProgress
 from sweepstack.report._columns import FIRST, cell, order_columns, sort_rows
-from sweepstack.report._dag import dag_svg, stage_graph
+from sweepstack.report._dag import dag_svg, stage_graph, stage_layers
 from sweepstack.report._plots import MAX_PLOTS, plan_plots, render_svg
 from sweepstack.store import Experiment, Run
 
@@ -256,7 +256,8 @@ def _stages(data: ReportData) -> str:
     if not graph.stages:
         return '<p class="note">No record went through a stage yet.</p>'
     rows = []
-    for stage in graph.stages:
+    # in the picture's order: layer by layer, upstream first
+    for stage in (s for layer in stage_layers(graph) for s in layer):
         counts = graph.counts[stage]
         runs = counts["run"]
         rows.append(

@@ -10,7 +10,7 @@ import pytest
 
 import sweepstack as sw
 from sweepstack.report import overview_html, report_html, write_report
-from sweepstack.report._dag import dag_svg, stage_graph
+from sweepstack.report._dag import dag_svg, stage_graph, stage_layers
 from sweepstack.report._plots import MAX_LINES, plan_plots
 
 
@@ -127,6 +127,20 @@ def test_stage_graph_links_stages_by_the_outputs_they_take():
     svg = dag_svg(graph)
     assert svg.count('class="dag-node"') == 4 and svg.count('class="dag-edge"') == 4
     assert dag_svg(stage_graph([])) == ""
+
+
+def test_stage_layers_put_upstream_first_whatever_order_records_saw_them_in():
+    # an aggregate seen first (its record is written before the others are read)
+    documents = [
+        {"stages": [_stage("compare", "run", ["metrics"], ["table"])]},
+        {
+            "stages": [
+                _stage("load", "run", outputs=["data"]),
+                _stage("evaluate", "run", ["data"], ["metrics"]),
+            ]
+        },
+    ]
+    assert stage_layers(stage_graph(documents)) == [["load"], ["evaluate"], ["compare"]]
 
 
 def test_plots_average_over_factors_when_lines_would_be_too_many():
