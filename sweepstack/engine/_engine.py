@@ -271,6 +271,19 @@ class Engine:
             self._finish_run(run, "complete")
 
     def _finish_run(self, run: Any, status: str, error: str | None = None) -> None:
+        done, failed = self._counts["done"], self._counts["failed"]
+        if done or failed:
+            _log.log(
+                logging.WARNING if failed else logging.INFO,
+                "run %s %s: %d combination(s) done, %d failed%s",
+                run.reference,
+                status,
+                done,
+                failed,
+                f" (sweepstack results {self.result_dir} --where \"status == 'failed'\")"
+                if failed
+                else "",
+            )
         try:
             run.update(combinations=dict(self._counts))
             run.finish(status, error=error)

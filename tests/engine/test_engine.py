@@ -97,9 +97,17 @@ def test_records_are_written_with_stage_timings_fields_and_outputs(tmp_path):
     assert record["run"].startswith("Counting_1_") and record["duration"] >= 0
 
 
-def test_a_failing_combination_is_recorded_with_its_traceback_while_the_others_complete(tmp_path):
+def test_a_failing_combination_is_recorded_with_its_traceback_while_the_others_complete(
+    tmp_path, caplog
+):
     path = str(tmp_path / "exp")
-    engines.Counting().start(["-c", path, "--n", "5", "--fail-on", "3"])
+    with caplog.at_level("INFO", logger="sweepstack.engine"):
+        engines.Counting().start(["-c", path, "--n", "5", "--fail-on", "3"])
+    # the run ends with a summary that says where the failures are
+    (summary,) = [r for r in caplog.records if "combination(s) done" in r.getMessage()]
+    assert summary.levelname == "WARNING"
+    assert "4 combination(s) done, 1 failed" in summary.getMessage()
+    assert "--where \"status == 'failed'\"" in summary.getMessage()
     records = _records(path)
     assert [records[i]["status"] for i in range(5)] == ["done", "done", "done", "failed", "done"]
     failure = records[3]["exception"]
