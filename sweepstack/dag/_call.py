@@ -428,12 +428,25 @@ class Call:
     def display_status(self) -> str:
         """run, hit, skipped (not needed), failed, or pending (planned, not reached)."""
         if self.status is None:
-            return "skipped"
+            # not needed because a stage downstream was found cached (or was itself not
+            # needed); until the record's graph is resolved that far, it is only pending
+            return "skipped" if self.record.dry or self._passed_over() else "pending"
         if self.status == FAILED:
             return FAILED
         if self.done or self.record.dry:
             return self.status
         return "pending"
+
+    def _passed_over(self, seen: frozenset[int] = frozenset()) -> bool:
+        """True if a consumer of this call's outputs, in its record, was decided
+        (run, found cached, failed) or was itself passed over."""
+        seen = seen | {id(self)}
+        for call in self.record._calls:
+            if id(call) in seen or not any(p is self for p in call.producers()):
+                continue
+            if call.status is not None or call._passed_over(seen):
+                return True
+        return False
 
     def entry(self) -> dict[str, Any]:
         """What happened to this call, as JSON values (one item of ``record.stages``)."""

@@ -62,6 +62,15 @@ def test_cached_leaf_neither_runs_nor_loads_upstream_stages(cache):
     assert CALLS == {} and LOADS == {"third": 1}
 
 
+def test_stages_are_pending_until_the_record_is_resolved(cache):
+    run_all(sweep({"a": [1], "b": [2], "c": [3]}), cache)
+    record = pipeline(Record({"a": 1, "b": 2, "c": 3}, cache=cache))
+    assert [s["status"] for s in record.stages] == ["pending"] * 3  # nothing decided yet
+    assert "first:pending" in repr(record)
+    record.resolve()
+    assert [s["status"] for s in record.stages] == ["skipped", "skipped", "hit"]
+
+
 def test_new_level_of_last_factor_runs_only_the_last_stage_for_new_combinations(cache):
     run_all(sweep({"a": [1, 2], "b": [1, 2], "c": [1]}), cache)
     reset_counts()
