@@ -19,11 +19,23 @@ All of this relies on the caller holding the sweeper's lock for anything but
 read-only use, and on reopening the journal after taking it: over NFS, opening a
 file revalidates its cached data (close-to-open consistency), and a writer's data
 reaches the server when it closes or fsyncs the file, before the lock is released.
+
+A writer also locks the journal itself for its session (after the sweeper's lock):
+the flush barrier for a writer that dies inside its session. A killed process's
+descriptors close in number order, the sweeper's lock file (opened first) before
+the journal, so the sweeper's lock is released while the NFS client may still be
+sending what the dead writer had written: the next writer could read the journal
+before those bytes arrive and write where they then land (seen in the NFS test VM:
+a writer entered its session while a killed writer's bytes were still arriving).
+Releasing a POSIX lock makes the NFS client flush the file and wait for its
+outstanding writes first, so a writer waiting for the journal's lock reads a
+journal that no dead writer will still change. Read-only readers take no lock.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -136,6 +148,8 @@ class Journal:
                 self._create()
                 continue
             try:
+                if not self.readonly:
+                    self._lock_file()
                 self._read_new()
                 return
             except FileNotFoundError:
@@ -143,10 +157,28 @@ class Journal:
                 self.close()
         raise JournalCorruptError(self.path, "the journal kept changing while being read")
 
+    def _lock_file(self) -> None:
+        """Lock the open journal for this session: waits only for a dead writer's flush
+        (every live writer holds the sweeper's lock first); released by close().
+
+        A read-only instance in this process that closes its own descriptor of the
+        journal meanwhile drops this lock early (POSIX locks belong to the process):
+        only this barrier is lost then, never the sweeper's lock, on its own file.
+        """
+        assert self._fd is not None
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX)
+        except OSError as err:
+            if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            # a file system without POSIX locks (some FUSE mounts): the sweeper's lock,
+            # on its own file, already excludes live writers
+
     def close(self) -> None:
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            os.close(fd)  # over NFS, close also flushes what was written to the server
+            # over NFS, close flushes what was written to the server, then unlocks
+            os.close(fd)
 
     def __enter__(self) -> Journal:
         self.open()
@@ -342,6 +374,7 @@ class Journal:
         fsync_dir(self.folder)
         self.close()
         self._fd = os.open(self.path, os.O_RDWR)
+        self._lock_file()
         st = os.fstat(self._fd)
         self._identity = (st.st_dev, st.st_ino)
         self.generation = generation

@@ -2,6 +2,8 @@
 
     python -m tests.nfs._agent agent             # commands as JSON lines on stdin
     python -m tests.nfs._agent drain DIR --lease 4 --work 0.1
+    python -m tests.nfs._agent die-in-session DIR     # SIGKILLed holding the lock
+    python -m tests.nfs._agent one-done DIR           # one acknowledged done
 
 Both print ``ready`` once started and wait for their orders on stdin, so that slow
 process starts under emulation never decide an ordering; results go to stdout.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 import time
@@ -113,17 +116,64 @@ def drain(args: argparse.Namespace) -> None:
     )
 
 
+def die_in_session(args: argparse.Namespace) -> None:
+    """Be SIGKILLed inside a write session, with ``--bytes`` written and not yet flushed.
+
+    Whatever a killed process leaves in its NFS client's page cache is flushed by the
+    kernel as the process exits, after the sweeper's lock may already be released:
+    the journal's own lock must hold other writers back until that flush is done.
+    """
+    from sweepstack.sweep import ParamSweeper
+
+    sweeper = ParamSweeper(args.dir, lease=args.lease)
+    _say("ready", socket.gethostname(), os.getpid())
+    sys.stdin.readline()  # "go"
+    with sweeper._session():
+        journal = sweeper._journal
+        assert journal._fd is not None
+        os.pwrite(journal._fd, b"x" * args.bytes, journal.offset)  # a torn entry, unflushed
+        _say("inside")
+        sys.stdin.readline()  # "die": the other host now waits for the lock
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def one_done(args: argparse.Namespace) -> None:
+    """Claim one combination and mark it done, saying which (an acknowledged done)."""
+    from sweepstack.sweep import ParamSweeper
+
+    sweeper = ParamSweeper(args.dir, lease=args.lease)
+    _say("ready", socket.gethostname(), os.getpid())
+    sys.stdin.readline()  # "go"
+    combination = sweeper.get_next()
+    assert combination is not None
+    key = sweeper.key_of(combination)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ok = sweeper.done(combination)
+    lock = sweeper._lock
+    assert lock is not None
+    _say("ACK", key, int(ok))
+    _say("WAITED", round(lock.wait_seconds, 3), len(seen))
+    for warning in seen:
+        _say("WARNING", str(warning.message))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["agent", "drain"])
+    parser.add_argument("mode", choices=["agent", "drain", "die-in-session", "one-done"])
     parser.add_argument("dir", nargs="?")
     parser.add_argument("--lease", type=float, default=4.0)
     parser.add_argument("--work", type=float, default=0.1)
+    parser.add_argument("--bytes", type=int, default=8 << 20)
     args = parser.parse_args()
     if args.mode == "agent":
         agent()
-    else:
+    elif args.mode == "drain":
         drain(args)
+    elif args.mode == "die-in-session":
+        die_in_session(args)
+    else:
+        one_done(args)
 
 
 if __name__ == "__main__":

@@ -136,10 +136,33 @@ class Proc:
         for reader in self._readers:
             reader.join(10)
 
+    def diagnose(self) -> None:
+        """Print where a stuck process is: its last lines, kernel wait, Python stacks."""
+        now = time.monotonic()
+        log(f"stuck process {self.pid} on {self.host}; its last lines:")
+        for at, line in self.lines[-8:]:
+            log(f"  {now - at:6.1f}s ago: {line[:160]}")
+        for line in self.errors[-8:]:
+            log(f"  stderr: {line[:160]}")
+        for name in ("wchan", "stack"):
+            try:
+                with open(f"/proc/{self.pid}/{name}") as f:
+                    log(f"  {name}: " + f.read().strip().replace("\n", " | ")[:600])
+            except OSError as err:
+                log(f"  {name}: {err}")
+        spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+        if os.path.exists(spy):  # not a test dependency: installed by hand to debug
+            done = subprocess.run(
+                [spy, "dump", "--pid", str(self.pid)], capture_output=True, text=True, timeout=60
+            )
+            for line in (done.stdout + done.stderr).splitlines()[:60]:
+                log(f"  py-spy: {line}")
+
     def finish(self, timeout: float) -> int:
         try:
             code = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            self.diagnose()
             self.proc.kill()
             raise ScenarioFailed(
                 f"a process on {self.host} did not end within {timeout:.0f} s"
@@ -403,6 +426,22 @@ def drain(base: str) -> dict[str, Any]:
 # --- 3. the NFS server restarts while four workers drain a sweep ---------------------------
 
 
+def _dump_journal(server_dir: str, count: int = 25) -> None:
+    """The journal's last entries and the folder's files, as the server holds them."""
+    from sweepstack.store._format import SWEEPER_JOURNAL
+
+    log(f"files: {sorted(os.listdir(server_dir))}")
+    try:
+        with open(os.path.join(server_dir, SWEEPER_JOURNAL), "rb") as f:
+            data = f.read()
+    except OSError as err:
+        log(f"journal: {err}")
+        return
+    log(f"journal: {len(data)} bytes; its last entries:")
+    for line in data.split(b"\n")[-count:]:
+        log(f"  {line[:150]!r}")
+
+
 def server_restart(base: str) -> dict[str, Any]:
     """nfsd stops for three leases, then starts again (its grace period follows).
 
@@ -430,8 +469,12 @@ def server_restart(base: str) -> dict[str, Any]:
     subprocess.run(["rpc.nfsd", "8"], check=True, timeout=60)
     restarted = time.monotonic()
     log("restart: nfsd started again (grace period follows)")
-    for w in workers:
-        check(w.finish(300) == 0, f"a worker failed: {w.errors[-5:]}")
+    try:
+        for w in workers:
+            check(w.finish(300) == 0, f"a worker failed: {w.errors[-5:]}")
+    except ScenarioFailed:
+        _dump_journal(server_dir)
+        raise
     acks = sorted(at for w in workers for at, line in w.lines if line.startswith("ACK"))
     resumed = [at for at in acks if at > restarted]
     journal = JournalView(server_dir, workers)
@@ -444,6 +487,71 @@ def server_restart(base: str) -> dict[str, Any]:
         "lease": LEASE,
         "first_done_after_restart": round(resumed[0] - restarted, 1) if resumed else None,
         "done_during_outage": sum(1 for at in acks if stopped + 1 < at < restarted),
+    }
+
+
+# --- 3b. a writer SIGKILLed inside its session, with data its client has not flushed ----
+
+
+UNFLUSHED = 64 << 20  # what the killed writer leaves to flush: slow enough to race with
+
+
+def kill_in_session(base: str) -> dict[str, Any]:
+    """hostA's writer dies holding the lock with 64 MB written but not flushed; hostB,
+    waiting for the lock, then marks a combination done. The kernel flushes the dead
+    writer's pages after its exit released the sweeper's lock: they must not land over
+    hostB's acknowledged done (the journal's own lock waits for that flush)."""
+    from sweepstack import ParamSweeper, sweep
+
+    a_dir, b_dir, server_dir = both(f"{base}/killed")
+    ParamSweeper(a_dir, sweep({"i": list(range(4))}), save_sweeps=True)
+    options = ["--lease", str(LEASE)]
+    victim = Proc(
+        "hostA",
+        ["-m", "tests.nfs._agent", "die-in-session", a_dir, *options, "--bytes", str(UNFLUSHED)],
+    )
+    writer = Proc("hostB", ["-m", "tests.nfs._agent", "one-done", b_dir, *options])
+    wait_until(lambda: victim.ready() and writer.ready(), 180, "both processes to start")
+    victim.send("go")
+    wait_until(lambda: bool(victim.tagged("inside")), 60, "hostA's writer inside its session")
+    writer.send("go")  # blocks on the lock that hostA holds
+    time.sleep(1.0)  # not an ordering: the check below holds whenever hostB gets the lock
+    victim.send("die")
+    check(writer.finish(120) == 0, f"hostB's writer failed: {writer.errors[-5:]}")
+    ((key, ok),) = [line.split() for line in writer.tagged("ACK")]
+    check(ok == "1", "hostB's done was refused")
+    victim.proc.wait(60)
+    # the dead writer's pages would reach the server within dirty_expire_centisecs
+    # (30 s); sync (one kernel runs both hosts) sends them now, if any is left
+    subprocess.run(["sync"], check=True, timeout=120)
+    from sweepstack.store._format import SWEEPER_JOURNAL
+
+    size = os.path.getsize(os.path.join(server_dir, SWEEPER_JOURNAL))
+    waited = writer.tagged("WAITED")
+    log(f"kill-in-session: journal {size} bytes on the server; hostB waited {waited}")
+    for line in writer.tagged("WARNING"):
+        log(f"kill-in-session: hostB warned {line[:200]}")
+    # hostB entered the journal's lock only once the dead writer's bytes had all landed or
+    # were dropped: it read none of them, or all, never some with more still to come
+    tails = [
+        int(line.split(" tail of ")[1].split()[0])
+        for line in writer.tagged("WARNING")
+        if " tail of " in line
+    ]
+    check(
+        all(size == UNFLUSHED for size in tails),
+        f"hostB read {tails} bytes of the dead writer's {UNFLUSHED} while more were arriving",
+    )
+    seen = ParamSweeper(server_dir, readonly=True)
+    done = {seen.key_of(c) for c in seen.get_done()}
+    if key not in done:
+        _dump_journal(server_dir, 8)
+    check(key in done, f"hostB's acknowledged done {key} is not in the journal: {sorted(done)}")
+    return {
+        "unflushed_bytes": UNFLUSHED,
+        "tail_seen_by_hostB": tails[0] if tails else 0,
+        "acknowledged_done_kept": True,
+        "journal_bytes": size,
     }
 
 
@@ -529,9 +637,13 @@ def main() -> int:
         ("run-numbers", lambda: run_numbers(agents, base)),
         ("drain-with-kills", lambda: drain(base)),
         ("server-restart", lambda: server_restart(base)),
+        ("kill-in-session", lambda: kill_in_session(base)),
         ("engines-records-artifacts", lambda: engines(base)),
     ]
+    wanted = set(sys.argv[1:])  # names of scenarios to run (all by default), to debug one
     for name, scenario in scenarios:
+        if wanted and name not in wanted:
+            continue
         start = time.monotonic()
         try:
             if name in ("lock-exclusion", "run-numbers"):

@@ -143,6 +143,16 @@ def test_an_nfs_server_restart_longer_than_the_lease_takes_no_live_workers_claim
     assert details["done_during_outage"] == 0
 
 
+def test_a_writer_killed_in_its_session_cannot_overwrite_the_next_writers_done(vm):
+    # hostA's writer is SIGKILLed holding the lock, 64 MB written and not flushed; its
+    # NFS client may still send them after the sweeper's lock is released. hostB, waiting
+    # for the lock, must read the journal only once nothing more of them can arrive (the
+    # journal's own lock), and its acknowledged done survives
+    details = _scenario(vm, "kill-in-session")
+    assert details["acknowledged_done_kept"]
+    assert details["tail_seen_by_hostB"] in (0, details["unflushed_bytes"])
+
+
 def test_engines_on_two_hosts_share_one_experiment_with_intact_records_and_artifacts(vm):
     details = _scenario(vm, "engines-records-artifacts")
     assert set(details["records_per_host"]) == {"hostA", "hostB"}

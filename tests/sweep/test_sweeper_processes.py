@@ -107,6 +107,12 @@ def test_sigkilled_workers_lose_no_acknowledged_done_and_leave_nothing_to_clean(
     while kills < 30:
         time.sleep(rng.uniform(0.02, 0.25))
         victim = rng.choice(running)
+        # at a random moment of its loop, not while Python starts (slow on a busy machine)
+        deadline = time.monotonic() + 10
+        while not victim.keys("CLAIM") and victim.proc.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         if victim.proc.poll() is None:
             victim.kill()
             kills += 1
