@@ -411,17 +411,8 @@ def test_killing_a_worker_does_not_lose_its_combination(tmp_path):
     assert killed.status == "interrupted" and "SIGKILL" in killed.get("error")
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(180)
-@pytest.mark.parametrize(
-    "delivered",
-    [
-        pytest.param(1, id="once"),
-        # `timeout` and other wrappers send it to their child and to their process group
-        pytest.param(2, id="twice-at-once-by-a-wrapper"),
-    ],
-)
-def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path, delivered):
+def _two_workers_at_work(tmp_path, *options):
+    """A launcher of 2 workers on 200 combinations, once they have done a few."""
     path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
     proc = _engine(
         "Counting",
@@ -436,10 +427,26 @@ def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path, delivered):
         "--no-progress",
         "--work",
         "0.05",
+        *options,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     _wait_for(lambda: sum(_marks(marks).values()) >= 4)
+    return path, proc
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize(
+    "delivered",
+    [
+        pytest.param(1, id="once"),
+        # `timeout` and other wrappers send it to their child and to their process group
+        pytest.param(2, id="twice-at-once-by-a-wrapper"),
+    ],
+)
+def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path, delivered):
+    path, proc = _two_workers_at_work(tmp_path)
     for _ in range(delivered):
         proc.send_signal(signal.SIGINT)
         time.sleep(0.01)  # apart enough not to merge into one pending signal
@@ -455,25 +462,7 @@ def test_ctrl_c_to_the_launcher_interrupts_every_worker(tmp_path, delivered):
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_a_second_ctrl_c_kills_the_workers_and_closes_their_runs(tmp_path):
-    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
-    proc = _engine(
-        "Counting",
-        "-c",
-        path,
-        "--n",
-        "200",
-        "--marks",
-        marks,
-        "--workers",
-        "2",
-        "--no-progress",
-        "--work",
-        "0.05",
-        "--ignore-interrupts",
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    _wait_for(lambda: sum(_marks(marks).values()) >= 4)
+    path, proc = _two_workers_at_work(tmp_path, "--ignore-interrupts")
     proc.send_signal(signal.SIGINT)
     time.sleep(1.0)  # a person pressing Ctrl-C again: the workers did not stop
     assert proc.poll() is None
