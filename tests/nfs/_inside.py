@@ -471,7 +471,7 @@ def server_restart(base: str) -> dict[str, Any]:
     log("restart: nfsd started again (grace period follows)")
     try:
         for w in workers:
-            check(w.finish(300) == 0, f"a worker failed: {w.errors[-5:]}")
+            check(w.finish(150) == 0, f"a worker failed: {w.errors[-5:]}")
     except ScenarioFailed:
         _dump_journal(server_dir)
         raise
