@@ -1,7 +1,7 @@
 """Cached stages over a sweep: sweepstack's dag vs curifactory, on the workload of issue 9.
 
 Three stages, load -> train -> evaluate, each ~0.1 ms of work, over K combinations
-with 5 datasets, 10 models and K thresholds (K = 1,000; 300 with --quick):
+with 5 datasets, 10 models and K thresholds (K = 1,000; 200 with --quick):
 ``load`` declares ``dataset``, ``train`` ``dataset`` and ``model``, ``evaluate``
 ``threshold``. sweepstack runs each stage once per distinct declared params
 (5, 10, K); curifactory keys every stage by the whole parameter set (K, K, K).
@@ -153,7 +153,7 @@ def _import_time(module: str, repeats: int) -> float:
 
 
 def run(quick: bool) -> list[Result]:
-    k = 300 if quick else 1000
+    k = 200 if quick else 1000
     repeats = 1 if quick else 3
     first = _combinations(k)
     changed = _combinations(k, shift=10.0)

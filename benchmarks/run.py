@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and not any(o in name for o in args.only):
             continue
         print(f"== {name}", flush=True)
+        began = time.time()
         module = importlib.import_module(f"benchmarks.{name}")
         for result in module.run(args.quick):
             ratio = f"{result.ratio:.2f}x" if result.ratio is not None else "-"
@@ -118,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {result.case}: ours {_fmt(result.ours, result.unit)}  ratio {ratio}", flush=True
             )
             results.append(result)
+        print(f"   ({name}: {time.time() - began:.0f} s)", flush=True)
     text = render(results, args.quick, time.time() - start)
     if args.no_write:
         sys.stdout.write(text)
