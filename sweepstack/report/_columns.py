@@ -71,7 +71,10 @@ def _order_key(value: Any) -> tuple[Any, ...]:
         return (1, value)
     if value is None:
         return (3, 0)
-    return (2, json.dumps(value, sort_keys=True, default=str))
+    try:
+        return (2, json.dumps(value, sort_keys=True, default=str))
+    except (TypeError, ValueError):  # keys of mixed types cannot be sorted
+        return (2, repr(value))
 
 
 def _sortable(values: list[Any]) -> list[Any]:
