@@ -155,6 +155,11 @@ class Journal:
             except FileNotFoundError:
                 # read-only: a compaction removed the snapshot we wanted; start again
                 self.close()
+            except BaseException:
+                # a corrupt header, a newer format, an I/O error: no descriptor (and no
+                # journal lock) is left behind for the next session to trip over
+                self.close()
+                raise
         raise JournalCorruptError(self.path, "the journal kept changing while being read")
 
     def _lock_file(self) -> None:

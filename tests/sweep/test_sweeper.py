@@ -394,6 +394,19 @@ def test_newer_journal_format_is_refused(tmp_path, space):
         ParamSweeper(str(path), space)
 
 
+def test_a_refused_journal_leaves_no_descriptor_open(tmp_path, space):
+    path = tmp_path / "sw"
+    ParamSweeper(str(path), space)
+    from sweepstack.sweep._journal import encode_entry
+
+    (path / "journal").write_bytes(encode_entry("SSJ2", "0"))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):  # each attempt opened (and locked) the journal, then refused it
+        with pytest.raises(FormatVersionError):
+            ParamSweeper(str(path), space)
+    assert len(os.listdir("/proc/self/fd")) <= before + 1  # the process's one lock file
+
+
 def test_torn_tail_is_ignored_with_a_warning_and_nothing_earlier_is_lost(tmp_path, space):
     path = tmp_path / "sw"
     sweeper = ParamSweeper(str(path), space)
