@@ -13,7 +13,7 @@ The key of an output is the digest of its *key parts*::
 
 plus the output's own name. The digest is the first 128 bits, in hex, of the SHA-256
 of ``"ska1|" + canonical(parts) + canonical(output)`` with the canonical text of
-:func:`sweepstack.sweep._keys.canonical`: independent of dict order, process, host and
+:func:`sweepstack._keys.canonical`: independent of dict order, process, host and
 Python version, telling ``1``, ``1.0`` and ``True`` apart. Golden keys are pinned in
 the tests; changing this text orphans every user's cache.
 """
@@ -25,7 +25,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sweepstack.sweep._keys import KEY_LENGTH, canonical
+from sweepstack._keys import KEY_LENGTH, canonical
 
 __all__ = ["artifact_key", "jsonable", "key_base"]
 

@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
+from sweepstack._keys import param_key
 from sweepstack.dag._call import Call
 from sweepstack.dag._keys import jsonable
 from sweepstack.dag._reportables import store_reportable
@@ -32,7 +33,6 @@ from sweepstack.errors import (
     UndeclaredParamError,
 )
 from sweepstack.store._fields import FieldDict
-from sweepstack.sweep._keys import param_key
 
 __all__ = ["Record"]
 

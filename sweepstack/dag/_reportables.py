@@ -16,8 +16,8 @@ import json
 import os
 from typing import Any
 
+from sweepstack._keys import KEY_LENGTH
 from sweepstack.errors import ReportableTypeError
-from sweepstack.sweep._keys import KEY_LENGTH
 
 __all__ = ["read_reportable", "render", "store_reportable"]
 

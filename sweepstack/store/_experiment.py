@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+from sweepstack._gc import gc_paused
 from sweepstack.errors import (
     ArtifactCorruptError,
     CorruptEntryError,
@@ -40,7 +41,6 @@ from sweepstack.store._format import (
 from sweepstack.store._names import check_name
 from sweepstack.store._results import (
     Results,
-    gc_paused,
     iter_documents,
     list_records,
     recent,

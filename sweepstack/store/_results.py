@@ -21,9 +21,7 @@ to a file whose inode number is that of an earlier indexed version of the same k
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
-import gc
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -42,7 +40,6 @@ from sweepstack.store._format import (
 __all__ = [
     "COLUMNS",
     "Results",
-    "gc_paused",
     "iter_documents",
     "list_records",
     "recent",
@@ -67,22 +64,6 @@ COLUMNS = (
 
 _RESERVED = frozenset(COLUMNS)
 _SUFFIX_LENGTH = len(RECORD_SUFFIX)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building a large table.
-
-    Parsing 100,000 records allocates millions of containers, none of them garbage,
-    which sets off many useless collections (a fifth of the time of results()).
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def list_records(sweep_dir: str) -> dict[str, tuple[int, str]]:

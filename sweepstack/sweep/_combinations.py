@@ -6,16 +6,15 @@ from it sweeps the very same combinations in the very same order.
 
 from __future__ import annotations
 
-import gc
 import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from itertools import chain, product
 from typing import Any
 
+from sweepstack._gc import gc_paused
 from sweepstack.errors import SweepSpecError
 
 __all__ = ["HashableDict", "geom", "igeom", "slugify", "sweep", "sweep_stats"]
@@ -108,7 +107,7 @@ def sweep(parameters: Mapping[Any, Any]) -> list[HashableDict]:
         SweepSpecError: a factor's levels are neither a sized collection nor a dict, or
             a sub-space is not a dict.
     """
-    with _gc_paused():
+    with gc_paused():
         if all(not isinstance(levels, Mapping) for levels in parameters.values()):
             kept = [(f, lv) for f, lv in parameters.items() if _levels(f, lv, ()) is not None]
             factors = [factor for factor, _ in kept]
@@ -116,22 +115,6 @@ def sweep(parameters: Mapping[Any, Any]) -> list[HashableDict]:
                 HashableDict(zip(factors, picked)) for picked in product(*(lv for _, lv in kept))
             ]
         return [HashableDict(items) for items in _combination_items(parameters, ())]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many acyclic dicts.
-
-    A million new dicts trigger hundreds of collections, each walking every dict
-    built so far: half the time of a big sweep. Nothing built here forms a cycle.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def geom(range_min: float, range_max: float, num_steps: int) -> list[float]:

@@ -21,10 +21,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from sweepstack._gc import gc_paused
+from sweepstack._keys import KEY_LENGTH, canonical, item_text, key_of_items, param_key
 from sweepstack.errors import JournalCorruptError
 from sweepstack.store._atomic import atomic_write, read_bytes
-from sweepstack.sweep._combinations import HashableDict, _gc_paused
-from sweepstack.sweep._keys import KEY_LENGTH, canonical, item_text, key_of_items, param_key
+from sweepstack.sweep._combinations import HashableDict
 
 __all__ = ["Space", "decode_value", "encode_value"]
 
@@ -156,7 +157,7 @@ class Space:
                 levels[f].append(value)
             return item_text(factor, value), f, code
 
-        with _gc_paused():
+        with gc_paused():
             for combination in combinations:
                 if not columns:
                     key = param_key(combination)

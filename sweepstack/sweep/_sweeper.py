@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Union
 
+from sweepstack._keys import param_key
 from sweepstack.errors import (
     ClaimLostWarning,
     JournalCorruptError,
@@ -49,7 +50,6 @@ from sweepstack.sweep._journal import (
     replace_snapshot,
     restart,
 )
-from sweepstack.sweep._keys import param_key
 from sweepstack.sweep._owner import Owner, current_owner, is_dead
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState

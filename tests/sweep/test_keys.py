@@ -125,7 +125,7 @@ def _sorted(value):
 _KEYS_SCRIPT = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from sweepstack.sweep._keys import param_key
+from sweepstack._keys import param_key
 cases = json.loads(sys.stdin.read())
 print(json.dumps([param_key(_decode(c)) for c in cases]))
 """
