@@ -31,6 +31,7 @@ __all__ = [
     "read_bytes",
     "reason_of",
     "temp_name",
+    "write_all",
 ]
 
 TMP_SUFFIX = ".sstmp"
@@ -68,7 +69,8 @@ def fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, content: Content) -> None:
+def write_all(fd: int, content: Content) -> None:
+    """Write all of ``content`` to ``fd`` (os.write may write less than asked)."""
     if callable(content):
         content(fd)
         return
@@ -101,7 +103,7 @@ def _write_temp(path: str, content: Content, fsync: bool, mode: int) -> str:
     except OSError as err:
         raise StoreWriteError(path, reason_of(err)) from err
     try:
-        _write_all(fd, content)
+        write_all(fd, content)
         if fsync:
             os.fsync(fd)
     except BaseException as err:

@@ -23,13 +23,20 @@ Layout::
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
+import struct
 import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from sweepstack.errors import CorruptEntryError, FormatVersionError, UnstorableValueError
+from sweepstack.errors import (
+    CorruptEntryError,
+    FormatVersionError,
+    JournalCorruptError,
+    UnstorableValueError,
+)
 
 __all__ = [
     "CACHE_DIR",
@@ -37,9 +44,12 @@ __all__ = [
     "FIELDS_FILE",
     "FIELDS_LOCK",
     "FORMAT_VERSION",
+    "JOURNAL_FORMAT",
+    "JOURNAL_MAGIC",
     "KNOWN_TOP_LEVEL",
     "LOGS_DIR",
     "LOG_SUMMARY_KEYS",
+    "MANIFEST_KEYS",
     "QUARANTINE_DIR",
     "RECORDS_DIR",
     "RECORD_LOG_DIR",
@@ -49,26 +59,43 @@ __all__ = [
     "RUNS_DIR",
     "RUNS_HINT",
     "RUN_SUFFIX",
+    "SNAPSHOT_MAGIC",
     "SWEEPER_JOURNAL",
     "SWEEPER_LOCK",
     "SWEEPER_MANIFEST",
     "SWEEPER_SNAPSHOT",
     "SWEEPER_SWEEPS",
     "SWEEPS_DIR",
+    "SWEEPS_FORMAT",
+    "SWEEPS_MAGIC",
+    "JournalEntry",
     "check_format",
     "dumps",
+    "encode_checked_line",
     "encode_document",
     "encode_experiment",
     "encode_fields",
+    "encode_journal_entry",
+    "encode_journal_header",
     "encode_log_header",
     "encode_log_line",
+    "encode_manifest",
     "encode_record",
     "encode_run",
+    "encode_snapshot",
+    "encode_sweeps_head",
+    "parse_checked_line",
     "parse_experiment",
     "parse_fields",
+    "parse_journal_entry",
+    "parse_journal_header",
     "parse_log",
+    "parse_manifest",
     "parse_record",
     "parse_run",
+    "parse_snapshot",
+    "parse_sweeps",
+    "read_sweeps_header",
     "record_summary",
     "shard",
     "type_name",
@@ -352,8 +379,7 @@ def record_summary(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def encode_log_line(entry: Mapping[str, Any]) -> bytes:
     """One index-log line: compact JSON, a tab, its CRC-32 in hex, a newline."""
-    payload = dumps(entry).encode("utf-8")
-    return payload + b"\t%08x\n" % zlib.crc32(payload)
+    return encode_checked_line(dumps(entry).encode("utf-8"))
 
 
 def encode_log_header(host: str, pid: int, created: str) -> bytes:
@@ -375,12 +401,8 @@ def parse_log(path: str, data: bytes) -> tuple[list[dict[str, Any]], list[Corrup
     numbers: list[int] = []
     problems: list[CorruptEntryError] = []
     for number, line in enumerate(lines, 1):
-        payload, tab, crc = line.rpartition(b"\t")
-        try:
-            valid = bool(tab) and len(crc) == 8 and zlib.crc32(payload) == int(crc, 16)
-        except ValueError:
-            valid = False
-        if valid:
+        payload = parse_checked_line(line)
+        if payload is not None:
             payloads.append(payload)
             numbers.append(number)
         else:
@@ -410,3 +432,190 @@ def _loads_or_none(payload: bytes) -> Any:
         return json.loads(payload)
     except (ValueError, RecursionError):
         return None
+
+
+# --- checksummed lines ---------------------------------------------------------------------
+# The sweeper's journal and the record index logs are append-only files of lines
+# ``<payload>\t<CRC-32 of the payload, 8 hex digits>\n``. A payload never holds a raw tab
+# or newline (compact JSON escapes them; journal subjects are hex). A line cut by a crash
+# or damaged on disk fails its checksum and is skipped, never misread.
+
+
+def encode_checked_line(payload: bytes) -> bytes:
+    """``payload``, a tab, its CRC-32 in hex and a newline."""
+    return payload + b"\t%08x\n" % zlib.crc32(payload)
+
+
+def parse_checked_line(line: bytes) -> bytes | None:
+    """The payload of one line (without its newline), or None if its checksum fails."""
+    payload, tab, crc = line.rpartition(b"\t")
+    if not tab or len(crc) != 8:
+        return None
+    try:
+        return payload if zlib.crc32(payload) == int(crc, 16) else None
+    except ValueError:
+        return None
+
+
+# --- a sweeper's journal and snapshots (DIR/sweeps/<name>/) --------------------------------
+# journal:      a header line ``SSJ1 <generation>``, then one entry per line:
+#               ``<op> <subject>[ <argument>]`` (see sweep/_journal.py for the operations)
+# snapshot.<g>: ``SSS1 <sha256 of body> <length of body>\n`` then the body, a JSON object
+
+JOURNAL_MAGIC = "SSJ1"
+JOURNAL_FORMAT = 1
+SNAPSHOT_MAGIC = b"SSS1"
+
+JournalEntry = tuple[str, str, str]  # (operation, subject, argument)
+
+
+def encode_journal_entry(op: str, subject: str, argument: str = "") -> bytes:
+    """One journal line: ``<op> <subject>[ <argument>]``, checksummed.
+
+    ``subject`` is a key or an owner id (hex), ``argument`` an owner id or compact JSON
+    (which never holds a raw tab or newline).
+    """
+    payload = f"{op} {subject} {argument}" if argument else f"{op} {subject}"
+    return encode_checked_line(payload.encode("utf-8"))
+
+
+def parse_journal_entry(line: bytes) -> JournalEntry | None:
+    """The entry of one journal line (without its newline), or None if it is damaged."""
+    payload = parse_checked_line(line)
+    if payload is None:
+        return None
+    try:
+        op, _, rest = payload.decode("utf-8").partition(" ")
+    except UnicodeDecodeError:
+        return None
+    subject, _, argument = rest.partition(" ")
+    return op, subject, argument
+
+
+def encode_journal_header(generation: int) -> bytes:
+    """The first line of a journal of ``generation``."""
+    return encode_journal_entry(JOURNAL_MAGIC, str(generation))
+
+
+def parse_journal_header(path: str, line: bytes) -> int:
+    """The generation named by a journal's first line (without its newline).
+
+    Raises:
+        JournalCorruptError: the line is not a sweepstack journal header.
+        FormatVersionError: the journal was written by a newer sweepstack.
+    """
+    entry = parse_journal_entry(line)
+    if entry is None or not entry[0].startswith("SSJ") or not entry[1].isdigit():
+        raise JournalCorruptError(path, "its first line is not a sweepstack journal header")
+    if entry[0] != JOURNAL_MAGIC:
+        version = entry[0][3:]
+        raise FormatVersionError(path, int(version) if version.isdigit() else 0, JOURNAL_FORMAT)
+    return int(entry[1])
+
+
+def encode_snapshot(document: Mapping[str, Any]) -> bytes:
+    """A snapshot file: its magic, the body's SHA-256 and length, then the JSON body."""
+    body = json.dumps({"format": JOURNAL_FORMAT, **document}, separators=(",", ":")).encode(
+        "utf-8"
+    )
+    digest = hashlib.sha256(body).hexdigest().encode("ascii")
+    return SNAPSHOT_MAGIC + b" " + digest + b" %d\n" % len(body) + body
+
+
+def parse_snapshot(path: str, data: bytes) -> dict[str, Any]:
+    """The document of a snapshot file.
+
+    Raises:
+        ValueError: the file is not a whole, intact snapshot (the text says why).
+        FormatVersionError: it was written by a newer sweepstack.
+    """
+    newline = data.find(b"\n")
+    parts = data[:newline].split(b" ")
+    if newline < 0 or len(parts) != 3 or parts[0] != SNAPSHOT_MAGIC:
+        raise ValueError("not a sweepstack snapshot")
+    body = data[newline + 1 :]
+    if len(body) != int(parts[2]):
+        raise ValueError(f"truncated: {len(body)} of {int(parts[2])} bytes")
+    if hashlib.sha256(body).hexdigest().encode("ascii") != parts[1]:
+        raise ValueError("checksum mismatch")
+    document = json.loads(body)
+    if not isinstance(document, dict):
+        raise ValueError("its body is not a JSON object")
+    check_format(path, document, JOURNAL_FORMAT)
+    return document
+
+
+# --- saved sweeps (DIR/sweeps/<name>/sweeps) ------------------------------------------------
+# ``SSW1\n``, the length of the header (8 bytes, little-endian), the header (JSON: format,
+# count, factors, levels, digest, body_sha256), then the body: the keys, then one int32
+# column of level codes per factor (sweep/_space.py reads and writes the columns).
+
+SWEEPS_MAGIC = b"SSW1\n"
+SWEEPS_FORMAT = 1
+
+
+def encode_sweeps_head(header: Mapping[str, Any]) -> bytes:
+    """What precedes the body of a saved-sweeps file (the body's SHA-256 is in ``header``)."""
+    head = json.dumps({**header, "format": SWEEPS_FORMAT}, separators=(",", ":")).encode("utf-8")
+    return SWEEPS_MAGIC + struct.pack("<Q", len(head)) + head
+
+
+def parse_sweeps(path: str, data: bytes) -> tuple[dict[str, Any], memoryview]:
+    """The header and the body of a saved-sweeps file, its checksum verified.
+
+    Raises:
+        JournalCorruptError: the file is damaged.
+        FormatVersionError: it was written by a newer sweepstack.
+    """
+    try:
+        if not data.startswith(SWEEPS_MAGIC):
+            raise ValueError("not a sweepstack sweeps file")
+        (length,) = struct.unpack_from("<Q", data, len(SWEEPS_MAGIC))
+        start = len(SWEEPS_MAGIC) + 8
+        header = json.loads(data[start : start + length])
+        if not isinstance(header, dict):
+            raise ValueError("its header is not a JSON object")
+    except (ValueError, struct.error, UnicodeDecodeError, RecursionError) as err:
+        raise JournalCorruptError(path, f"saved sweeps unreadable: {err}") from None
+    check_format(path, header, SWEEPS_FORMAT)  # a newer file is no damage: never repaired
+    body = memoryview(data)[start + length :]
+    if hashlib.sha256(body).hexdigest() != header.get("body_sha256"):
+        raise JournalCorruptError(path, "saved sweeps unreadable: checksum mismatch")
+    return header, body
+
+
+def read_sweeps_header(path: str) -> dict[str, Any] | None:
+    """The header of the saved-sweeps file at ``path`` (its body unread); None if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(SWEEPS_MAGIC)) != SWEEPS_MAGIC:
+                return None
+            (length,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(length))
+    except (OSError, ValueError, struct.error):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+# --- an engine sweeper's manifest (DIR/sweeps/<name>/manifest.json) --------------------------
+
+MANIFEST_KEYS = ("count", "digest", "factors", "options", "options_key")
+
+
+def encode_manifest(manifest: Mapping[str, Any]) -> bytes:
+    """``manifest.json``: the parameter space (count, digest, factors) and the options of
+    the runs of one engine sweeper."""
+    return encode_document({**manifest, "format": FORMAT_VERSION}, SWEEPER_MANIFEST)
+
+
+def parse_manifest(path: str, data: bytes) -> dict[str, Any]:
+    """A sweeper's manifest.
+
+    Raises:
+        CorruptEntryError: not a manifest (no ``digest`` string, no integer ``count``).
+        FormatVersionError: written by a newer sweepstack.
+    """
+    document = _load(path, data)
+    _require(path, document, "digest", str, "a string")
+    _require(path, document, "count", int, "an integer")
+    return document

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sweepstack.errors import CorruptEntryError, StoreValueError, StoreWriteError
-from sweepstack.store._atomic import atomic_write, read_bytes, reason_of
+from sweepstack.store._atomic import atomic_write, read_bytes, reason_of, write_all
 from sweepstack.store._format import (
     RECORD_LOG_DIR,
     RECORD_LOG_SUFFIX,
@@ -36,12 +36,6 @@ from sweepstack.store._format import (
 from sweepstack.store._names import HOST, check_key, check_name, writer_tag
 
 __all__ = ["RecordStore"]
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 class _IndexLog:
@@ -62,7 +56,7 @@ class _IndexLog:
             if not self.created:
                 self.created = True
                 line = encode_log_header(HOST, os.getpid(), utc_now()) + line
-            _write_all(fd, line)
+            write_all(fd, line)
         finally:
             os.close(fd)
 
@@ -140,7 +134,7 @@ class RecordStore:
         inode = [0]
 
         def write(fd: int) -> None:
-            _write_all(fd, data)
+            write_all(fd, data)
             inode[0] = os.fstat(fd).st_ino  # the file's number once renamed to its key
 
         atomic_write(path, write, fsync=fsync)

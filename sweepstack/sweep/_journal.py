@@ -36,71 +36,42 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
-import json
 import os
 import warnings
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sweepstack.errors import (
-    FormatVersionError,
     JournalCorruptError,
     JournalWarning,
     SnapshotCorruptError,
 )
 from sweepstack.store._atomic import atomic_write, fsync_dir, read_bytes
-from sweepstack.store._format import SWEEPER_JOURNAL, SWEEPER_SNAPSHOT, check_format
+from sweepstack.store._format import (
+    JOURNAL_MAGIC,
+    SWEEPER_JOURNAL,
+    SWEEPER_SNAPSHOT,
+    JournalEntry,
+    encode_journal_entry,
+    encode_journal_header,
+    encode_snapshot,
+    parse_journal_entry,
+    parse_journal_header,
+    parse_snapshot,
+)
 
 __all__ = [
     "Inspection",
     "Journal",
     "cut_tail",
-    "encode_entry",
     "inspect",
     "newest_snapshot",
-    "parse_entry",
     "replace_snapshot",
     "restart",
 ]
 
-_JOURNAL_MAGIC = "SSJ1"
-_SNAPSHOT_MAGIC = b"SSS1"
-_FORMAT = 1
-
-Entry = tuple[str, str, str]  # (operation, subject, argument)
-
-
-def encode_entry(op: str, subject: str, argument: str = "") -> bytes:
-    """One journal line: ``<op> <subject>[ <argument>]\\t<crc32>\\n``.
-
-    ``subject`` is a key or an owner id (hex), ``argument`` an owner id or compact JSON
-    (which never holds a raw tab or newline).
-    """
-    payload = f"{op} {subject} {argument}" if argument else f"{op} {subject}"
-    data = payload.encode("utf-8")
-    return data + b"\t%08x\n" % zlib.crc32(data)
-
-
-def parse_entry(line: bytes) -> Entry | None:
-    """The entry of one line (without its newline), or None if its checksum fails."""
-    payload, tab, crc = line.rpartition(b"\t")
-    if not tab or len(crc) != 8:
-        return None
-    try:
-        if zlib.crc32(payload) != int(crc, 16):
-            return None
-        op, _, rest = payload.decode("utf-8").partition(" ")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    subject, _, argument = rest.partition(" ")
-    return op, subject, argument
-
-
-def _header(generation: int) -> bytes:
-    return encode_entry(_JOURNAL_MAGIC, str(generation))
+Entry = JournalEntry
 
 
 class Journal:
@@ -199,7 +170,7 @@ class Journal:
         entries are applied to the state only once written.
         """
         assert self._fd is not None and not self.readonly
-        data = b"".join([encode_entry(*entry) for entry in entries])
+        data = b"".join([encode_journal_entry(*entry) for entry in entries])
         written = os.pwrite(self._fd, data, self.offset)
         end = self.offset + written
         if written < len(data):  # the disk filled up in the middle of the entries
@@ -225,14 +196,7 @@ class Journal:
         if identity != self._identity:
             header = os.pread(self._fd, 64, 0)
             newline = header.find(b"\n")
-            entry = parse_entry(header[:newline]) if newline > 0 else None
-            if entry is None or not entry[0].startswith("SSJ"):
-                raise JournalCorruptError(
-                    self.path, "its first line is not a sweepstack journal header"
-                )
-            if entry[0] != _JOURNAL_MAGIC:
-                raise FormatVersionError(self.path, int(entry[0][3:] or 0), _FORMAT)
-            generation = int(entry[1])
+            generation = parse_journal_header(self.path, header[:max(newline, 0)])
             if generation != self.generation:
                 self._reset_to(self._load_snapshot(generation), generation)
                 self.offset = newline + 1
@@ -252,7 +216,7 @@ class Journal:
             newline = data.find(b"\n", position)
             if newline < 0:
                 break  # an incomplete last line: torn, or still being written (read-only)
-            entry = parse_entry(data[position:newline])
+            entry = parse_journal_entry(data[position:newline])
             if entry is None:
                 skipped.append(start + position)
             else:
@@ -340,12 +304,12 @@ class Journal:
         except (OSError, ValueError):
             return None
         lines = data.split(b"\n")
-        header = parse_entry(lines[0])
-        if header is None or header[0] != _JOURNAL_MAGIC or int(header[1]) != generation - 1:
+        header = parse_journal_entry(lines[0])
+        if header is None or header[0] != JOURNAL_MAGIC or int(header[1]) != generation - 1:
             return None
         collected: list[Entry] = []
         for line in lines[1:]:
-            entry = parse_entry(line)
+            entry = parse_journal_entry(line)
             if entry is not None:
                 collected.append(entry)
         # replay into the live state (it is reloaded from the result right after)
@@ -370,7 +334,7 @@ class Journal:
             os.replace(temporary, old)
         except OSError:  # a file system without hard links: keep a copy instead
             atomic_write(old, read_bytes(self.path))
-        atomic_write(self.path, _header(generation))
+        atomic_write(self.path, encode_journal_header(generation))
         for stale in (self._snapshot_path(generation - 2), self._old_journal_path(generation - 2)):
             try:
                 os.unlink(stale)
@@ -400,7 +364,7 @@ class Journal:
                 JournalWarning,
                 stacklevel=5,
             )
-        atomic_write(self.path, _header(generation))
+        atomic_write(self.path, encode_journal_header(generation))
 
     def raw_lines(self) -> Iterator[tuple[int, Entry | None]]:
         """Every line of the current journal file with its offset (for ``check``)."""
@@ -411,7 +375,7 @@ class Journal:
             if newline < 0:
                 yield position, None
                 return
-            yield position, parse_entry(data[position:newline])
+            yield position, parse_journal_entry(data[position:newline])
             position = newline + 1
 
 
@@ -455,7 +419,7 @@ def inspect(folder: str) -> Inspection:
     if header is None or not header[0].startswith("SSJ") or not header[1].isdigit():
         found.header_problem = "its first line is not a sweepstack journal header"
         return found
-    if header[0] != _JOURNAL_MAGIC:
+    if header[0] != JOURNAL_MAGIC:
         found.newer_format = int(header[0][3:]) if header[0][3:].isdigit() else 0
         return found
     found.generation = int(header[1])
@@ -536,7 +500,7 @@ def restart(folder: str, generation: int, document: dict[str, Any] | None) -> No
             os.path.join(folder, f"{SWEEPER_SNAPSHOT}.{generation}"),
             document or {"done": [], "failed": {}, "claims": {}, "owners": {}},
         )
-    atomic_write(os.path.join(folder, SWEEPER_JOURNAL), _header(generation))
+    atomic_write(os.path.join(folder, SWEEPER_JOURNAL), encode_journal_header(generation))
 
 
 def replace_snapshot(folder: str, generation: int, document: dict[str, Any]) -> None:
@@ -545,23 +509,9 @@ def replace_snapshot(folder: str, generation: int, document: dict[str, Any]) -> 
 
 
 def _write_snapshot(path: str, document: dict[str, Any]) -> None:
-    body = json.dumps({"format": _FORMAT, **document}, separators=(",", ":")).encode("utf-8")
-    digest = hashlib.sha256(body).hexdigest().encode("ascii")
-    atomic_write(path, _SNAPSHOT_MAGIC + b" " + digest + b" %d\n" % len(body) + body)
+    atomic_write(path, encode_snapshot(document))
 
 
 def _read_snapshot(path: str) -> dict[str, Any]:
     """The snapshot document at ``path``; ValueError if it is damaged."""
-    data = read_bytes(path)
-    newline = data.find(b"\n")
-    parts = data[:newline].split(b" ")
-    if newline < 0 or len(parts) != 3 or parts[0] != _SNAPSHOT_MAGIC:
-        raise ValueError("not a sweepstack snapshot")
-    body = data[newline + 1 :]
-    if len(body) != int(parts[2]):
-        raise ValueError(f"truncated: {len(body)} of {int(parts[2])} bytes")
-    if hashlib.sha256(body).hexdigest().encode("ascii") != parts[1]:
-        raise ValueError("checksum mismatch")
-    document = json.loads(body)
-    check_format(path, document, _FORMAT)
-    return document
+    return parse_snapshot(path, read_bytes(path))

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import os
 import struct
 import sys
 from array import array
@@ -24,13 +22,12 @@ from typing import Any
 from sweepstack._gc import gc_paused
 from sweepstack._keys import KEY_LENGTH, canonical, item_text, key_of_items, param_key
 from sweepstack.errors import JournalCorruptError
-from sweepstack.store._atomic import atomic_write, read_bytes
+from sweepstack.store._atomic import atomic_write, read_bytes, write_all
+from sweepstack.store._format import encode_sweeps_head, parse_sweeps, read_sweeps_header
 from sweepstack.sweep._combinations import HashableDict
 
 __all__ = ["Space", "decode_value", "encode_value"]
 
-_MAGIC = b"SSW1\n"
-_FORMAT = 1
 
 
 # --- values as JSON, exactly (1, 1.0 and True; tuples and lists; any dict keys) -------
@@ -317,36 +314,26 @@ class Space:
         sha = hashlib.sha256()
         for piece in body():
             sha.update(piece)
-        header = {
-            "format": _FORMAT,
-            "count": len(self.keys),
-            "factors": [encode_value(f) for f in factors],
-            "levels": [[encode_value(v) for v in lv] for lv in levels],
-            "digest": self.digest(),
-            "body_sha256": sha.hexdigest(),
-        }
-        head = json.dumps(header, separators=(",", ":")).encode("utf-8")
+        head = encode_sweeps_head(
+            {
+                "count": len(self.keys),
+                "factors": [encode_value(f) for f in factors],
+                "levels": [[encode_value(v) for v in lv] for lv in levels],
+                "digest": self.digest(),
+                "body_sha256": sha.hexdigest(),
+            }
+        )
 
         def write(fd: int) -> None:
-            for piece in (_MAGIC + struct.pack("<Q", len(head)) + head, *body()):
-                view = memoryview(piece)
-                while view:
-                    view = view[os.write(fd, view) :]
+            for piece in (head, *body()):
+                write_all(fd, piece)
 
         atomic_write(path, write)
 
     @staticmethod
     def saved_digest(path: str) -> str | None:
         """The digest of the space saved at ``path``, reading only its header; None if none."""
-        try:
-            with open(path, "rb") as f:
-                if f.read(len(_MAGIC)) != _MAGIC:
-                    return None
-                (length,) = struct.unpack("<Q", f.read(8))
-                header = json.loads(f.read(length))
-        except (OSError, ValueError, struct.error):
-            return None
-        digest = header.get("digest")
+        digest = (read_sweeps_header(path) or {}).get("digest")
         return digest if isinstance(digest, str) else None
 
     @classmethod
@@ -356,21 +343,11 @@ class Space:
         Raises:
             FileNotFoundError: nothing is saved there.
             JournalCorruptError: the file is damaged (its checksum does not match).
+            FormatVersionError: it was written by a newer sweepstack.
         """
         data = read_bytes(path)
+        header, body = parse_sweeps(path, data)
         try:
-            if not data.startswith(_MAGIC):
-                raise ValueError("not a sweepstack sweeps file")
-            (length,) = struct.unpack_from("<Q", data, len(_MAGIC))
-            start = len(_MAGIC) + 8
-            header = json.loads(data[start : start + length])
-            body = memoryview(data)[start + length :]
-            if header.get("format", 1) > _FORMAT:
-                raise ValueError(
-                    f"format {header['format']} is newer than {_FORMAT}; upgrade sweepstack"
-                )
-            if hashlib.sha256(body).hexdigest() != header["body_sha256"]:
-                raise ValueError("checksum mismatch")
             n = int(header["count"])
             keys: list[str] = []
             step = 65536 * KEY_LENGTH  # decoded in pieces: no second copy of every key at once

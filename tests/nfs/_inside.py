@@ -254,11 +254,11 @@ class JournalView:
     """What a sweeper's journal on the server says: owners, claims, dones, take-backs."""
 
     def __init__(self, server_dir: str, workers: list[Proc]) -> None:
-        from sweepstack.sweep._journal import parse_entry
+        from sweepstack.store._format import parse_journal_entry
 
         with open(os.path.join(server_dir, "journal"), "rb") as f:
             raw = f.read().split(b"\n")
-        entries = [parse_entry(line) for line in raw[1:] if line]
+        entries = [parse_journal_entry(line) for line in raw[1:] if line]
         check(None not in entries, f"{entries.count(None)} unreadable journal entries")
         self.entries = [e for e in entries if e is not None]
         owners = {e[1]: json.loads(e[2]) for e in self.entries if e[0] == "O"}

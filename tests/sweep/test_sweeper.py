@@ -387,9 +387,9 @@ def test_folder_under_a_file_is_a_clear_error(tmp_path):
 def test_newer_journal_format_is_refused(tmp_path, space):
     path = tmp_path / "sw"
     ParamSweeper(str(path), space)
-    from sweepstack.sweep._journal import encode_entry
+    from sweepstack.store._format import encode_journal_entry
 
-    (path / "journal").write_bytes(encode_entry("SSJ2", "0"))
+    (path / "journal").write_bytes(encode_journal_entry("SSJ2", "0"))
     with pytest.raises(FormatVersionError, match="format 2"):
         ParamSweeper(str(path), space)
 
@@ -397,9 +397,9 @@ def test_newer_journal_format_is_refused(tmp_path, space):
 def test_a_refused_journal_leaves_no_descriptor_open(tmp_path, space):
     path = tmp_path / "sw"
     ParamSweeper(str(path), space)
-    from sweepstack.sweep._journal import encode_entry
+    from sweepstack.store._format import encode_journal_entry
 
-    (path / "journal").write_bytes(encode_entry("SSJ2", "0"))
+    (path / "journal").write_bytes(encode_journal_entry("SSJ2", "0"))
     before = len(os.listdir("/proc/self/fd"))
     for _ in range(5):  # each attempt opened (and locked) the journal, then refused it
         with pytest.raises(FormatVersionError):

@@ -12,8 +12,8 @@ import pytest
 
 from sweepstack import sweep, sweep_stats
 from sweepstack.errors import JournalWarning, StoreWriteError
+from sweepstack.store._format import encode_journal_entry
 from sweepstack.sweep import ParamSweeper, check_sweeper
-from sweepstack.sweep._journal import encode_entry
 
 SPACE = {"a": [1, 2, 3], "b": {"x": {"c": [True, False]}, "y": {}}}
 
@@ -187,8 +187,8 @@ def test_recover_by_wall_clock_takes_back_claims_of_silent_owners(sweeper, folde
         "lease": 10.0,
         "since": time.time() - 3600,
     }
-    _append(folder, encode_entry("O", "0wner0000000", json.dumps(owner)))
-    _append(folder, encode_entry("C", key, f"0wner0000000 {time.time() - 3600:.3f}"))
+    _append(folder, encode_journal_entry("O", "0wner0000000", json.dumps(owner)))
+    _append(folder, encode_journal_entry("C", key, f"0wner0000000 {time.time() - 3600:.3f}"))
     fresh = ParamSweeper(folder)
     assert fresh.counts()["inprogress"] == 1
     assert fresh.recover() == []  # this process just met the owner: no lease has run out
@@ -207,8 +207,8 @@ def test_recover_by_wall_clock_keeps_recent_claims(sweeper, folder):
         "lease": 600.0,
         "since": time.time() - 3600,
     }
-    _append(folder, encode_entry("O", "0wner0000001", json.dumps(owner)))
-    _append(folder, encode_entry("C", key, f"0wner0000001 {time.time():.3f}"))
+    _append(folder, encode_journal_entry("O", "0wner0000001", json.dumps(owner)))
+    _append(folder, encode_journal_entry("C", key, f"0wner0000001 {time.time():.3f}"))
     fresh = ParamSweeper(folder)
     assert fresh.recover(trust_wall_clock=True) == []
     assert fresh.counts()["inprogress"] == 1

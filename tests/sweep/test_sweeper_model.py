@@ -26,9 +26,9 @@ from hypothesis.stateful import (
 
 from sweepstack import sweep
 from sweepstack.errors import ClaimLostWarning, JournalWarning
+from sweepstack.store._format import encode_journal_entry
 from sweepstack.sweep import ParamSweeper
 from sweepstack.sweep import _sweeper as sweeper_module
-from sweepstack.sweep._journal import encode_entry
 
 UNIVERSE = sweep({"a": [0, 1, 2], "b": ["x", "y"], "c": [None, True]})  # 12 combinations
 
@@ -293,7 +293,7 @@ class SweeperModel(RuleBasedStateMachine):
         if not os.path.exists(f"{self.folder}/journal"):
             return  # the journal is created whole (rename): there is nothing to tear yet
         rng = random.Random(seed)
-        line = encode_entry(
+        line = encode_journal_entry(
             rng.choice("CDFR"), rng.choice(list(self.keys) or ["0" * 32]), "0123456789ab"
         )
         with open(f"{self.folder}/journal", "ab") as f:
