@@ -31,6 +31,7 @@ __all__ = [
     "DryRunError",
     "ExperimentNotFoundError",
     "FieldValueError",
+    "ForeignFormatError",
     "FormatVersionError",
     "JournalCorruptError",
     "JournalWarning",
@@ -167,6 +168,23 @@ class FormatVersionError(SweepstackError, RuntimeError):
             f"{self.path} is in sweepstack format {self.found}, but this sweepstack reads "
             f"format {self.supported} at most. Upgrade sweepstack ({_UPGRADE}) on every host "
             "that uses this directory."
+        )
+
+
+class ForeignFormatError(FormatVersionError):
+    """A folder holds files of another tool where sweepstack expected its own."""
+
+    def __init__(self, path: str, what: str) -> None:
+        SweepstackError.__init__(self, path, what)
+        self.path = path
+        self.what = what
+        self.found = 0
+        self.supported = 1
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} is {self.what}, not a sweepstack file; sweepstack keeps its own "
+            "format and does not read or repair it: give sweepstack a folder of its own"
         )
 
 

@@ -25,6 +25,10 @@ EXAMPLES = {
         KeyError,
     ),
     errors.FormatVersionError: (errors.FormatVersionError("/x/exp", 3, 1), RuntimeError),
+    errors.ForeignFormatError: (
+        errors.ForeignFormatError("/x/sweeps", "an execo_engine ParamSweeper folder"),
+        RuntimeError,
+    ),
     errors.ExperimentNotFoundError: (errors.ExperimentNotFoundError("/x/exp"), FileNotFoundError),
     errors.NotAnExperimentError: (
         errors.NotAnExperimentError("/x/home", ["a.txt", "b"]),

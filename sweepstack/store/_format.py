@@ -33,6 +33,7 @@ from typing import Any
 
 from sweepstack.errors import (
     CorruptEntryError,
+    ForeignFormatError,
     FormatVersionError,
     JournalCorruptError,
     UnstorableValueError,
@@ -566,7 +567,10 @@ def parse_sweeps(path: str, data: bytes) -> tuple[dict[str, Any], memoryview]:
     Raises:
         JournalCorruptError: the file is damaged.
         FormatVersionError: it was written by a newer sweepstack.
+        ForeignFormatError: it is another tool's file (execo_engine's pickles).
     """
+    if data.startswith(b"\x80"):  # a pickle: execo_engine keeps its ParamSweeper's sweeps so
+        raise ForeignFormatError(path, "an execo_engine ParamSweeper file (a pickle)")
     try:
         if not data.startswith(SWEEPS_MAGIC):
             raise ValueError("not a sweepstack sweeps file")

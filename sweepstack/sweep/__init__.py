@@ -1,8 +1,9 @@
 """The sweep layer: parameter spaces, combination keys and the persistent ParamSweeper."""
 
 from sweepstack._keys import canonical, param_key, register_key_type
+from sweepstack.sweep._check import check_sweeper
 from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
-from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats, check_sweeper
+from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats
 
 __all__ = [
     "Claim",

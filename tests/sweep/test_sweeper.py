@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -14,7 +15,9 @@ import pytest
 from sweepstack import sweep, sweep_stats
 from sweepstack.errors import (
     ClaimLostWarning,
+    ForeignFormatError,
     FormatVersionError,
+    JournalCorruptError,
     JournalWarning,
     NoSweepsError,
     SnapshotCorruptError,
@@ -22,7 +25,7 @@ from sweepstack.errors import (
     UnkeyableValueError,
     UnknownCombinationError,
 )
-from sweepstack.sweep import HashableDict, ParamSweeper, SweeperStats
+from sweepstack.sweep import HashableDict, ParamSweeper, SweeperStats, check_sweeper
 from sweepstack.sweep import _sweeper as sweeper_module
 from tests._competitors import execo_engine
 
@@ -522,8 +525,48 @@ def test_execo_folder_is_recognised(tmp_path):
     path.mkdir()
     (path / "sweeps").write_bytes(b"\x80\x04" + struct.pack("<I", 0))
     (path / "inprogress").write_bytes(b"\x80\x04")
-    with pytest.raises(Exception, match="execo_engine ParamSweeper folder"):
+    with pytest.raises(FormatVersionError, match="execo_engine ParamSweeper") as info:
         ParamSweeper(str(path))
+    assert isinstance(info.value, ForeignFormatError)
+    assert not isinstance(info.value, JournalCorruptError)
+    assert "check --repair" not in str(info.value)
+    before = (path / "sweeps").read_bytes()
+    problems = check_sweeper(str(path), repair=True)
+    assert [p.kind for p in problems] == ["sweeps"] and not problems[0].repaired
+    assert (path / "sweeps").read_bytes() == before
+
+
+def _saved_sweeps_of_format(path, version):
+    """Rewrite the saved sweeps of ``path`` as a newer sweepstack would (same body)."""
+    from sweepstack.store._atomic import read_bytes
+    from sweepstack.store._format import SWEEPS_MAGIC, parse_sweeps
+
+    sweeps = path / "sweeps"
+    header, body = parse_sweeps(str(sweeps), read_bytes(str(sweeps)))
+    head = json.dumps({**header, "format": version}).encode()
+    sweeps.write_bytes(SWEEPS_MAGIC + struct.pack("<Q", len(head)) + head + bytes(body))
+
+
+def test_saved_sweeps_of_a_newer_format_raise_format_version_error(tmp_path):
+    path = tmp_path / "s"
+    ParamSweeper(str(path), sweep({"a": [1, 2]}), save_sweeps=True)
+    _saved_sweeps_of_format(path, 2)
+    with pytest.raises(FormatVersionError) as info:
+        ParamSweeper(str(path))
+    assert not isinstance(info.value, JournalCorruptError)
+    assert info.value.found == 2 and "upgrade" in str(info.value).lower()
+
+
+def test_repair_never_quarantines_saved_sweeps_of_a_newer_format(tmp_path):
+    path = tmp_path / "s"
+    ParamSweeper(str(path), sweep({"a": [1, 2]}), save_sweeps=True)
+    _saved_sweeps_of_format(path, 2)
+    before = (path / "sweeps").read_bytes()
+    problems = check_sweeper(str(path), repair=True)
+    assert [p.kind for p in problems] == ["sweeps"]
+    assert not problems[0].repaired and "format 2" in problems[0].problem
+    assert (path / "sweeps").read_bytes() == before
+    assert not (path / "quarantine").exists()
 
 
 def test_sweeper_is_not_pickled(sweeper):
