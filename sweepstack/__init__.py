@@ -7,7 +7,7 @@ Public names, by layer (imports go downward: engine -> sweep, dag -> store)::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from sweepstack._version import __version__
 
 # errors: one tree rooted at SweepstackError
 # dag/: records flowing through cached stages
@@ -29,6 +29,9 @@ from sweepstack.dag import (
 # engine/: the class experiment scripts subclass
 from sweepstack.engine import Engine, Interrupted, copy_outputs, redirect_outputs
 from sweepstack.errors import SweepstackError, SweepstackWarning
+
+# report/: the HTML report (importing it also gives experiments their notebook view)
+from sweepstack.report import write_report
 
 # store/: the experiment directory, runs and results
 from sweepstack.store import Experiment, Results, Run, open
@@ -81,4 +84,5 @@ __all__ = [
     "stage",
     "sweep",
     "sweep_stats",
+    "write_report",
 ]

@@ -11,7 +11,6 @@ record has lost its result, and a repair returns it to todo
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from argparse import Namespace
 
@@ -21,9 +20,6 @@ from sweepstack.store import Experiment, Problem
 from sweepstack.sweep import ParamSweeper, check_sweeper
 
 __all__ = ["run"]
-
-QUARANTINE = "quarantine"
-
 
 def _orphans(
     experiment: Experiment, name: str, path: str, known: set[str], repair: bool
@@ -56,14 +52,13 @@ def _orphans(
 
 def run(args: Namespace, experiment: Experiment, out: Output) -> int:
     problems = experiment.check(repair=args.repair, artifacts=not args.no_artifacts)
-    quarantine = os.path.join(experiment.path, QUARANTINE, "sweeps")
     swept = experiment.sweeps()
     for name, path in experiment.directory.sweeper_dirs().items():
         done = None
         if args.repair and name in swept:
             done = [r["key"] for r in experiment.results(sweep=name) if r.get("status") == "done"]
         problems += check_sweeper(
-            path, repair=args.repair, done=done, quarantine_dir=os.path.join(quarantine, name)
+            path, repair=args.repair, done=done, quarantine_dir=experiment.directory.quarantine_of("sweeps", name)
         )
         if name in swept:
             unreadable = {

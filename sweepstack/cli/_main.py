@@ -162,7 +162,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``sweepstack`` argument parser, one subparser per subcommand."""
-    from sweepstack import __version__
+    from sweepstack._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="sweepstack",

@@ -18,7 +18,7 @@ from sweepstack.dag._cachers import (
 from sweepstack.dag._graph import DAG, ExecutionNode
 from sweepstack.dag._lazy import Lazy
 from sweepstack.dag._manager import ArtifactManager
-from sweepstack.dag._record import Record
+from sweepstack.dag._record import Record, RecordOptions
 from sweepstack.dag._stage import Aggregate, Stage, aggregate, stage
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "PathCacher",
     "PickleCacher",
     "Record",
+    "RecordOptions",
     "Stage",
     "aggregate",
     "stage",

@@ -180,7 +180,7 @@ class Call:
     def overwrite_reason(self) -> str | None:
         """Why this call is overwritten, or None (own name, or a stage upstream of it)."""
         if self._overwrite is _UNSET:
-            spec = self.record._overwrite
+            spec = self.record.options.overwrite
             reason = None
             if spec is True:
                 reason = "overwrite (every stage)"

@@ -19,8 +19,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sweepstack.dag._graph import DAG
-from sweepstack.dag._record import Record
+from sweepstack.dag._record import Record, RecordOptions
+from sweepstack.dag._result import result_status, write_result
 from sweepstack.errors import ExperimentNotFoundError
+from sweepstack.store import ArtifactCache, ExperimentDir
 
 __all__ = ["ArtifactManager"]
 
@@ -92,16 +94,18 @@ class ArtifactManager:
     ) -> None:
         self.experiment_name = experiment_name
         self.path = os.path.abspath(os.fspath(path if path is not None else experiment_name))
-        self.store_full = store_full
-        self.dry = dry
-        self.dry_cache = dry_cache
+        self.options = RecordOptions(
+            overwrite=overwrite,
+            dry=dry,
+            dry_cache=dry_cache,
+            eager=eager,
+            store_full=store_full,
+            lazy=lazy,
+            ignore_lazy=ignore_lazy,
+        )
         self.prefix = prefix
-        self.lazy = lazy
-        self.ignore_lazy = ignore_lazy
         self.notes = notes
         self.cache_path = None if cache_path is None else os.path.abspath(os.fspath(cache_path))
-        self.overwrite = overwrite
-        self.eager = eager
         self.config = dict(config or {})
         self.sweep = sweep
         self.records: list[Record] = []
@@ -111,23 +115,55 @@ class ArtifactManager:
         self.cache: Any = None
         self._open(start_run=not dry)
 
+    # --- the options every record of the manager shares ------------------------------
+
+    @property
+    def dry(self) -> bool:
+        """Map only: nothing runs, nothing is written, no run is registered."""
+        return self.options.dry
+
+    @property
+    def dry_cache(self) -> bool:
+        """Run stages without reading or writing the cache."""
+        return self.options.dry_cache
+
+    @property
+    def lazy(self) -> bool:
+        """Keep every output out of memory once cached."""
+        return self.options.lazy
+
+    @property
+    def ignore_lazy(self) -> bool:
+        """Keep every output in memory, even those declared ``Lazy``."""
+        return self.options.ignore_lazy
+
+    @property
+    def eager(self) -> bool:
+        """Run stages as soon as they are called."""
+        return self.options.eager
+
+    @property
+    def store_full(self) -> bool:
+        """Keep stage sources, and the environment in the run."""
+        return self.options.store_full
+
+    @property
+    def overwrite(self) -> bool | frozenset[str] | None:
+        """True, or the stage names recomputed (with what is downstream); None: none."""
+        return self.options.overwrite
+
     # --- the store ------------------------------------------------------------------
 
     def _cache_root(self) -> str | None:
         if self.cache_path is not None:
             return self.cache_path
         if self.prefix is not None:
-            from sweepstack.store._names import check_name
-
-            check_name("cache prefix", self.prefix)
-            return os.path.join(os.path.dirname(self.path), f"cache-{self.prefix}")
-        return None if self.xd is None else os.path.join(self.xd.path, "cache")
+            return ExperimentDir.shared_cache_path(self.path, self.prefix)
+        if self.xd is None:
+            return None
+        return ExperimentDir.cache_path(self.xd.path) if self.dry else self.xd.cache_dir
 
     def _open(self, start_run: bool) -> None:
-        from sweepstack.store import ExperimentDir
-        from sweepstack.store._cache import ArtifactCache
-        from sweepstack.store._format import CACHE_DIR, QUARANTINE_DIR
-
         if self.dry:
             try:  # plan against an existing cache, but create nothing
                 self.xd = ExperimentDir.open(self.path)
@@ -138,9 +174,7 @@ class ArtifactManager:
                 self.path, name=self.experiment_name, engine=type(self).__name__
             )
         root = self._cache_root()
-        if self.xd is not None and not self.dry and root == os.path.join(self.xd.path, CACHE_DIR):
-            root = self.xd.cache_dir  # the store creates it
-        quarantine = os.path.join(self.path, QUARANTINE_DIR, CACHE_DIR)
+        quarantine = ExperimentDir.cache_quarantine_path(self.path)
         self.cache = None if root is None else ArtifactCache(root, quarantine)
         if start_run:
             self.run = self.xd.start_run(
@@ -177,17 +211,7 @@ class ArtifactManager:
         """
         combination = {**(params or {}), **factors}
         record = Record(
-            combination,
-            id_run=self.id_run,
-            config=self.config,
-            cache=self.cache,
-            overwrite=self.overwrite,
-            dry=self.dry,
-            dry_cache=self.dry_cache,
-            eager=self.eager,
-            store_full=self.store_full,
-            lazy=self.lazy,
-            ignore_lazy=self.ignore_lazy,
+            combination, id_run=self.id_run, config=self.config, cache=self.cache, options=self.options
         )
         record._all_records = lambda: list(self.records)
         self.records.append(record)
@@ -215,20 +239,10 @@ class ArtifactManager:
         if self.xd is None or self.dry:
             return
         for record in self.records if records is None else records:
-            statuses = [s["status"] for s in record.stages]
-            if record.exception is not None:
-                status = "failed"
-            elif statuses and all(s in ("run", "hit", "skipped") for s in statuses):
-                status = "done"
-            else:
+            status = result_status(record)
+            if status is None or not record.stages:
                 continue  # not resolved yet
-            document = record.to_document()
-            document.update(
-                status=status,
-                run=self.id_run,
-                duration=sum(s.get("duration") or 0.0 for s in document["stages"]),
-            )
-            self.xd.write_record(self.sweep, record.key, document)
+            write_result(self.xd, self.sweep, record, status, self.id_run)
             self._written.add(id(record))
 
     def finish(self, status: str = "complete", error: BaseException | str | None = None) -> None:

@@ -16,8 +16,11 @@ keyed by, every param, and no config entry.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from sweepstack._keys import param_key
@@ -34,7 +37,7 @@ from sweepstack.errors import (
 )
 from sweepstack.store._fields import FieldDict
 
-__all__ = ["Record"]
+__all__ = ["Record", "RecordOptions"]
 
 
 class ReadOnlyDict(Mapping):
@@ -175,6 +178,40 @@ def _overwrite_spec(overwrite: Any) -> bool | frozenset[str] | None:
     )
 
 
+@dataclass(frozen=True)
+class RecordOptions:
+    """How records run their stages: one frozen value, made once and shared by every record
+    of an engine session or an :class:`~sweepstack.dag.ArtifactManager`.
+
+    Attributes:
+        overwrite: None, True (every stage), or stage names: those and everything
+            downstream of them are recomputed.
+        dry: plan only: nothing runs, nothing is written, reading a value is an error.
+        dry_cache: run what is needed but read and write no artifact.
+        eager: run each stage as soon as it is called (for debugging).
+        store_full: keep each stage's source text in its entry and metadata.
+        lazy: keep every output out of memory once cached (as if declared ``Lazy``).
+        ignore_lazy: keep every output in memory, even those declared ``Lazy``.
+
+    >>> RecordOptions(overwrite=["train"]).overwrite
+    frozenset({'train'})
+    """
+
+    overwrite: bool | frozenset[str] | None = None
+    dry: bool = False
+    dry_cache: bool = False
+    eager: bool = False
+    store_full: bool = False
+    lazy: bool = False
+    ignore_lazy: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "overwrite", _overwrite_spec(self.overwrite))
+
+
+_DEFAULT_OPTIONS = RecordOptions()
+
+
 def _as_cache(cache: Any) -> Any:
     if cache is None or hasattr(cache, "read_meta"):
         return cache
@@ -193,14 +230,8 @@ class Record:
         config: fixed options of the experiment that stages may read (declared in params).
         cache: an :class:`~sweepstack.store._cache.ArtifactCache` (or its folder); None
             keeps everything in memory.
-        overwrite: None, True (every stage), or stage names: those and everything
-            downstream of them are recomputed.
-        dry: plan only: nothing runs, nothing is written, reading a value is an error.
-        dry_cache: run what is needed but read and write no artifact.
-        eager: run each stage as soon as it is called (for debugging).
-        store_full: keep each stage's source text in its entry and metadata.
-        lazy: keep every output out of memory once cached (as if declared ``Lazy``).
-        ignore_lazy: keep every output in memory, even those declared ``Lazy``.
+        options: how stages run (:class:`RecordOptions`); its fields may also be given
+            as keywords: ``Record(params, dry=True)``.
 
     >>> from sweepstack.dag import stage
     >>> @stage(outputs=["double"], params=["x"])
@@ -218,13 +249,8 @@ class Record:
         id_run: str | None = None,
         config: Mapping[str, Any] | None = None,
         cache: Any = None,
-        overwrite: Any = None,
-        dry: bool = False,
-        dry_cache: bool = False,
-        eager: bool = False,
-        store_full: bool = False,
-        lazy: bool = False,
-        ignore_lazy: bool = False,
+        options: RecordOptions | None = None,
+        **flags: Any,
     ) -> None:
         params = {} if params is None else params
         self.key: str = key if key is not None else param_key(params)
@@ -232,13 +258,14 @@ class Record:
         self._config = ReadOnlyDict(config)
         self.id_run = id_run
         self._cache = _as_cache(cache)
-        self._overwrite = _overwrite_spec(overwrite)
-        self.dry = dry
-        self.dry_cache = dry_cache
-        self.eager = eager
-        self.store_full = store_full
-        self.lazy = lazy
-        self.ignore_lazy = ignore_lazy
+        if flags:  # Record(params, dry=True): the options' fields as keywords
+            unknown = sorted(set(flags) - set(RecordOptions.__dataclass_fields__))
+            if unknown:
+                raise TypeError(f"Record() got unexpected keyword arguments {unknown}")
+            options = dataclasses.replace(options or _DEFAULT_OPTIONS, **flags)
+        self.options: RecordOptions = options or _DEFAULT_OPTIONS
+        self.created = time.time()  # when the record was made: its combination's start
+        self._clock = time.monotonic()
         self.fields = FieldDict(on_change=self._field_set)
         self.vars: dict[str, Any] = {}
         self.exception: BaseException | None = None
@@ -252,6 +279,37 @@ class Record:
         self._reportable_data: dict[str, bytes] = {}
         self._all_records: Callable[[], list[Record]] | None = None
         self._stored_stages: list[dict[str, Any]] | None = None  # from_document
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the record was made (its combination's time so far)."""
+        return time.monotonic() - self._clock
+
+    # --- options ------------------------------------------------------------------
+
+    @property
+    def dry(self) -> bool:
+        return self.options.dry
+
+    @property
+    def dry_cache(self) -> bool:
+        return self.options.dry_cache
+
+    @property
+    def eager(self) -> bool:
+        return self.options.eager
+
+    @property
+    def store_full(self) -> bool:
+        return self.options.store_full
+
+    @property
+    def lazy(self) -> bool:
+        return self.options.lazy
+
+    @property
+    def ignore_lazy(self) -> bool:
+        return self.options.ignore_lazy
 
     # --- params and config ----------------------------------------------------------
 

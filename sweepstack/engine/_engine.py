@@ -16,11 +16,11 @@ if __name__ == "__main__":
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import logging
 import os
 import shlex
-import socket
 import sys
 import time
 import traceback
@@ -28,7 +28,8 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from sweepstack.dag import DAG, Record
+from sweepstack.dag import DAG, Record, RecordOptions
+from sweepstack.dag._result import write_result
 from sweepstack.engine._logging import LogSetup
 from sweepstack.engine._options import (
     add_engine_options,
@@ -40,17 +41,11 @@ from sweepstack.engine._outputs import copy_outputs, redirect_outputs
 from sweepstack.engine._progress import Progress
 from sweepstack.engine._signals import interrupts_as_exceptions
 from sweepstack.engine._workers import run_workers
-from sweepstack.errors import OptionsChangedWarning, SweepstackError
-from sweepstack.store import ExperimentDir
-from sweepstack.store._atomic import atomic_write, read_bytes
-from sweepstack.store._cache import ArtifactCache
-from sweepstack.store._format import CACHE_DIR, SWEEPER_MANIFEST, SWEEPS_DIR, dumps
+from sweepstack.errors import CorruptEntryError, OptionsChangedWarning, SweepstackError
+from sweepstack.store import AGGREGATES, ArtifactCache, ExperimentDir
 from sweepstack.sweep import HashableDict, ParamSweeper, param_key
 
-__all__ = ["AGGREGATES", "Engine"]
-
-AGGREGATES = "aggregates"
-"""The sweep name under which aggregate records are stored."""
+__all__ = ["Engine"]
 
 _log = logging.getLogger("sweepstack.engine")
 
@@ -64,10 +59,6 @@ def _run_on_ancestors(instance: Engine, method: str) -> None:
                 function(instance)
 
 
-def _utc(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
-
-
 class _InFlight:
     """The combination a records() loop handed out and has not finished."""
 
@@ -78,8 +69,6 @@ class _InFlight:
         self.combination = combination
         self.key = key
         self.record = record
-        self.started = time.time()
-        self.clock = time.monotonic()
 
 
 class Engine:
@@ -129,6 +118,7 @@ class Engine:
         self._aggregates: list[Record] = []
         self._waiting = False  # logged once that the loop waits for other processes' claims
         self._counts = {"done": 0, "failed": 0}
+        self._record_options = RecordOptions()
 
     # --- the hooks a subclass overrides --------------------------------------------------
 
@@ -166,6 +156,11 @@ class Engine:
         else:
             self.setup_result_dir()
         self.config = result_options(self.args)
+        self._record_options = RecordOptions(
+            overwrite=_overwrite(self.args.overwrite),
+            dry=bool(self.args.dry),
+            store_full=bool(self.args.store_full),
+        )
         if self.args.dry:
             self._start_dry()
         elif self.args.workers and not self.args.worker_of:
@@ -210,7 +205,7 @@ class Engine:
             xd = self.experiment
             self.current_run = run
             self._setup_outputs(xd, run.reference)
-            logs.to_file(os.path.join(xd.logs_dir, f"{run.reference}.log"))
+            logs.to_file(xd.log_path(run.reference))
             self._cache = ArtifactCache(xd.cache_dir)
             _log.info("run %s in %s", run.reference, xd.path)
             _log.info("command line: %s", " ".join(shlex.quote(a) for a in self._command_line()))
@@ -224,17 +219,8 @@ class Engine:
         assert args is not None
         if not args.output_mode:
             return
-        if args.worker_of:  # several workers: one pair of files each, never one shared file
-            base = os.path.join(xd.logs_dir, reference)
-            out, err = (
-                (base + ".out", base + ".out")
-                if args.merge_outputs
-                else (base + ".out", base + ".err")
-            )
-        elif args.merge_outputs:
-            out = err = os.path.join(xd.path, "stdout+stderr")
-        else:
-            out, err = os.path.join(xd.path, "stdout"), os.path.join(xd.path, "stderr")
+        # several workers: one pair of files each, never one file written by many
+        out, err = xd.output_paths(reference, bool(args.worker_of), args.merge_outputs)
         (copy_outputs if args.output_mode == "copy" else redirect_outputs)(out, err)
         _log.info("%s stdout / stderr to %s and %s", args.output_mode, out, err)
 
@@ -296,7 +282,7 @@ class Engine:
         assert self.args is not None
         logs = LogSetup(self.args.log_level, rich=True)
         try:
-            cache_dir = os.path.join(self.result_dir or "", CACHE_DIR)
+            cache_dir = ExperimentDir.cache_path(self.result_dir or "")
             self._cache = ArtifactCache(cache_dir) if os.path.isdir(cache_dir) else None
             _run_on_ancestors(self, "run")
             if self._dry_records:
@@ -328,7 +314,7 @@ class Engine:
             xd, run = self._register(
                 extra={"role": "launcher", "launcher": args.launcher, "workers": args.workers}
             )
-            logs.to_file(os.path.join(xd.logs_dir, f"{run.reference}.log"))
+            logs.to_file(xd.log_path(run.reference))
             _log.info(
                 "run %s: %d %s workers on %s", run.reference, args.workers, args.launcher, xd.path
             )
@@ -367,7 +353,7 @@ class Engine:
         options.setdefault("lease", self.args.lease)
         options.setdefault("retry_failed", self.args.retry_failed)
         if self.args.dry:
-            path = os.path.join(self.result_dir or "", SWEEPS_DIR, name)
+            path = ExperimentDir.sweeper_path(self.result_dir or "", name)
             return ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
         assert self.experiment is not None
         sweeper = ParamSweeper(
@@ -377,12 +363,12 @@ class Engine:
         return sweeper
 
     def _check_manifest(self, sweeper: ParamSweeper) -> None:
-        path = os.path.join(sweeper.persistence_dir, SWEEPER_MANIFEST)
+        assert self.experiment is not None
         digest, options_key = sweeper.fingerprint(), param_key(self.config)
         try:
-            previous = _json(read_bytes(path))
-        except (FileNotFoundError, ValueError):
-            previous = None
+            previous = self.experiment.read_manifest(sweeper.name)
+        except CorruptEntryError:
+            previous = None  # damaged from outside: rewriting it is the repair
         if (
             previous is not None
             and previous.get("digest") == digest
@@ -418,14 +404,13 @@ class Engine:
             if self.current_run is not None:
                 self.current_run.update(**{f"{sweeper.name}_{k}": v for k, v in changes.items()})
         manifest = {
-            "format": 1,
             "count": count,
             "digest": digest,
             "factors": _factors(sweeper),
             "options": self.config,
             "options_key": options_key,
         }
-        atomic_write(path, dumps(manifest))
+        self.experiment.write_manifest(sweeper.name, manifest)
 
     def records(self, sweeper: ParamSweeper, *, eager: bool = False) -> Iterator[Record]:
         """Claim combinations one by one and yield each as a :class:`~sweepstack.dag.Record`.
@@ -454,16 +439,7 @@ class Engine:
                 break
             claimed += 1
             key = sweeper.key_of(combination)
-            record = Record(
-                combination,
-                key,
-                id_run=self.current_run.reference,
-                config=self.config,
-                cache=self._cache,
-                overwrite=_overwrite(self.args.overwrite),
-                eager=eager,
-                store_full=self.args.store_full,
-            )
+            record = self._record(combination, key, eager=eager)
             self._in_flight = _InFlight(sweeper, combination, key, record)
             yield record
             # the body returned: if it raised or left the loop, start() deals with _in_flight
@@ -517,14 +493,7 @@ class Engine:
 
     def _dry_loop(self, sweeper: ParamSweeper) -> Iterator[Record]:
         for combination in sweeper.get_remaining():
-            record = Record(
-                combination,
-                sweeper.key_of(combination),
-                config=self.config,
-                cache=self._cache,
-                overwrite=_overwrite(self.args.overwrite) if self.args else None,
-                dry=True,
-            )
+            record = self._record(combination, sweeper.key_of(combination))
             yield record
             record.resolve()
             self._dry_records.append(record)
@@ -546,21 +515,25 @@ class Engine:
         if self._progress is not None:
             self._progress.update(flight.sweeper.name, flight.sweeper.counts())
 
+    def _record(self, params: Mapping[str, Any], key: str, *, eager: bool = False) -> Record:
+        """A record of this session: its run, config, cache and options (dry in a dry run)."""
+        options = self._record_options
+        if eager:
+            options = dataclasses.replace(options, eager=True)
+        run = None if self.current_run is None else self.current_run.reference
+        return Record(
+            params, key, id_run=run, config=self.config, cache=self._cache, options=options
+        )
+
     def _write(self, flight: _InFlight, status: str) -> None:
         assert self.experiment is not None
-        document = flight.record.to_document()
-        ended = time.time()
-        document.update(
-            sweep=flight.sweeper.name,
-            status=status,
-            run=self.current_run.reference,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            started=_utc(flight.started),
-            ended=_utc(ended),
-            duration=round(time.monotonic() - flight.clock, 6),
+        write_result(
+            self.experiment,
+            flight.sweeper.name,
+            flight.record,
+            status,
+            self.current_run.reference,
         )
-        self.experiment.write_record(flight.sweeper.name, flight.key, document)
 
     def _record_failure(self, flight: _InFlight, err: BaseException) -> None:
         if flight.record.exception is None:
@@ -611,19 +584,7 @@ class Engine:
         >>> table = compare(self.aggregate_record("comparison"), self.done_records(sweeper))  # doctest: +SKIP
         """
         params = dict(params or {})
-        key = param_key({"aggregate": name, **params})
-        if self.args is not None and self.args.dry:
-            record = Record(params, key, config=self.config, cache=self._cache, dry=True)
-        else:
-            record = Record(
-                params,
-                key,
-                id_run=self.current_run.reference,
-                config=self.config,
-                cache=self._cache,
-                overwrite=_overwrite(self.args.overwrite if self.args else None),
-                store_full=bool(self.args and self.args.store_full),
-            )
+        record = self._record(params, param_key({"aggregate": name, **params}))
         record.vars["aggregate"] = name
         self._aggregates.append(record)
         return record
@@ -631,7 +592,6 @@ class Engine:
     def _store_aggregates(self) -> None:
         assert self.experiment is not None
         for record in self._aggregates:
-            started, clock = time.time(), time.monotonic()
             status = "done"
             try:
                 record.resolve()
@@ -643,19 +603,14 @@ class Engine:
                     type(err).__name__,
                     err,
                 )
-            document = record.to_document()
-            document.update(
-                sweep=AGGREGATES,
-                status=status,
-                name=record.vars.get("aggregate"),
-                run=self.current_run.reference,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                started=_utc(started),
-                ended=_utc(time.time()),
-                duration=round(time.monotonic() - clock, 6),
+            write_result(
+                self.experiment,
+                AGGREGATES,
+                record,
+                status,
+                self.current_run.reference,
+                {"name": record.vars.get("aggregate")},
             )
-            self.experiment.write_record(AGGREGATES, record.key, document)
         self._aggregates = []
 
     def finished(self, sweeper: ParamSweeper) -> bool:
@@ -688,12 +643,6 @@ def _overwrite(value: list[str] | None) -> Any:
     if value is None:
         return None
     return True if not value else set(value)
-
-
-def _json(data: bytes) -> Any:
-    import json
-
-    return json.loads(data)
 
 
 def _factors(sweeper: ParamSweeper, limit: int = 50) -> dict[str, list[Any]]:

@@ -13,17 +13,16 @@ with matplotlib when it is installed) and reportables are inlined.
 from __future__ import annotations
 
 import os
-import uuid
 
 from sweepstack.report._collect import collect, runs_of, sweeper_progress
 from sweepstack.report._html import page
 from sweepstack.store import Experiment
 from sweepstack.store import open as open_experiment
+from sweepstack.store._atomic import atomic_write
+from sweepstack.store._experiment import set_notebook_view
+from sweepstack.store._format import REPORT_FILE
 
 __all__ = ["REPORT_FILE", "overview_html", "report_html", "write_report"]
-
-REPORT_FILE = "report.html"
-"""The report's name in ``DIR/reports/`` when no other path is given."""
 
 
 def _experiment(experiment: Experiment | str | os.PathLike[str]) -> Experiment:
@@ -55,26 +54,11 @@ def write_report(
     """
     exp = _experiment(experiment)
     text = report_html(exp)
-    path = os.path.abspath(
-        os.fspath(output)
-        if output is not None
-        else os.path.join(exp.directory.reports_dir, REPORT_FILE)
-    )
+    path = os.path.abspath(os.fspath(output)) if output is not None else exp.directory.report_path
     if os.path.isdir(path):
         path = os.path.join(path, REPORT_FILE)
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:8]}.sstmp")
-    try:
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write(path, text)
     return path
 
 
@@ -91,3 +75,8 @@ def overview_html(experiment: Experiment | str | os.PathLike[str]) -> str:
         f'<div class="ssr-overview"><style>{scoped}</style>'
         f"{overview_section(exp, runs, sweeper_progress(exp))}</div>"
     )
+
+
+# the notebook view of an experiment (Experiment._repr_html_): the store, below every other
+# layer, cannot import the report; the report registers its overview with the store instead
+set_notebook_view(overview_html)

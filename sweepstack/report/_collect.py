@@ -15,9 +15,8 @@ from sweepstack.errors import (
 from sweepstack.store import Experiment, Results, Run
 from sweepstack.sweep import ParamSweeper
 
-__all__ = ["AGGREGATES", "ReportData", "SweeperProgress", "collect", "sweeper_progress"]
+__all__ = ["ReportData", "SweeperProgress", "collect", "sweeper_progress"]
 
-AGGREGATES = "aggregates"
 """The sweep the engine stores aggregate records in (``Engine.aggregate_record``)."""
 
 

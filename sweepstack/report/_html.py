@@ -9,14 +9,14 @@ import json
 import os
 from typing import Any
 
-import sweepstack
+from sweepstack._version import __version__
 from sweepstack.errors import ArtifactCorruptError
 from sweepstack.report._assets import CSS, SCRIPT
-from sweepstack.report._collect import AGGREGATES, ReportData, SweeperProgress
+from sweepstack.report._collect import ReportData, SweeperProgress
 from sweepstack.report._columns import FIRST, cell, order_columns, sort_rows
 from sweepstack.report._dag import dag_svg, stage_graph, stage_layers
 from sweepstack.report._plots import MAX_PLOTS, plan_plots, render_svg
-from sweepstack.store import Experiment, Run
+from sweepstack.store import AGGREGATES, Experiment, Run
 
 __all__ = ["overview_section", "page"]
 
@@ -374,6 +374,6 @@ def page(data: ReportData) -> str:
         f"<title>{_e(experiment.name)} · sweepstack report</title>"
         f"<style>body {{ margin: 20px; }}{CSS}</style></head>"
         f'<body class="ssr"><nav>{nav}</nav>{body}'
-        f'<p class="meta">Made by sweepstack {_e(sweepstack.__version__)} on {generated}.</p>'
+        f'<p class="meta">Made by sweepstack {_e(__version__)} on {generated}.</p>'
         f"<script>{SCRIPT}</script></body></html>\n"
     )

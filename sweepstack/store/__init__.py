@@ -9,10 +9,12 @@ from sweepstack.store._check import Problem
 from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._experiment import Experiment, open
 from sweepstack.store._fields import FieldDict, validate_field
+from sweepstack.store._format import AGGREGATES
 from sweepstack.store._results import Results
 from sweepstack.store._runs import Run
 
 __all__ = [
+    "AGGREGATES",
     "ArtifactCache",
     "Experiment",
     "ExperimentDir",

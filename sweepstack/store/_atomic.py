@@ -14,12 +14,12 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import socket
 import threading
 import uuid
 from typing import Callable, Union
 
 from sweepstack.errors import StoreWriteError
+from sweepstack.store._names import SHORT_HOST
 
 __all__ = [
     "TMP_SUFFIX",
@@ -37,8 +37,6 @@ __all__ = [
 TMP_SUFFIX = ".sstmp"
 """Every temporary file or folder name ends with this, so that cleaners and readers skip it."""
 
-_HOST = socket.gethostname().split(".")[0] or "host"
-
 Content = Union[bytes, str, Callable[[int], None]]
 """What to write: bytes, text (UTF-8), or a function writing to a file descriptor."""
 
@@ -46,7 +44,7 @@ Content = Union[bytes, str, Callable[[int], None]]
 def temp_name(path: str) -> str:
     """A temporary name next to ``path``, unique per host, process and thread."""
     folder, base = os.path.split(path)
-    unique = f"{_HOST}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}"
+    unique = f"{SHORT_HOST}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}"
     return os.path.join(folder, f".{base}.{unique}{TMP_SUFFIX}")
 
 

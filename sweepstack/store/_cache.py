@@ -21,19 +21,18 @@ through :meth:`ArtifactCache.load`, which checks sizes and the checksum first.
 from __future__ import annotations
 
 import datetime
-import errno
 import hashlib
 import json
 import os
 import shutil
-import socket
-import uuid
 from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from sweepstack.errors import ArtifactCorruptError, StoreWriteError
 from sweepstack.store._atomic import is_temp_name, publish_dir, temp_name
+from sweepstack.store._check import quarantine_file
 from sweepstack.store._format import CACHE_DIR, FORMAT_VERSION, QUARANTINE_DIR, dumps, shard
+from sweepstack.store._names import SHORT_HOST
 
 __all__ = ["META_FILE", "ArtifactCache", "checksum_folder"]
 
@@ -41,7 +40,6 @@ META_FILE = "meta.json"
 """The metadata file of an artifact folder; every other file in the folder is data."""
 
 _CHUNK = 1 << 20
-_HOST = socket.gethostname().split(".")[0] or "host"
 
 T = TypeVar("T")
 
@@ -230,7 +228,7 @@ class ArtifactCache:
                 created=datetime.datetime.now(datetime.timezone.utc).isoformat(
                     timespec="milliseconds"
                 ),
-                host=_HOST,
+                host=SHORT_HOST,
             )
             # The folder is private until publish_dir renames it into place, so its files
             # need neither a temporary name nor an fsync of their own: a crash leaves a
@@ -286,17 +284,7 @@ class ArtifactCache:
         The next run recomputes it. Quarantined folders are kept for inspection under
         ``quarantine/cache/<key>.<host>.<unique>``.
         """
-        _makedirs(self.quarantine_dir)
-        target = os.path.join(self.quarantine_dir, f"{key}.{_HOST}.{uuid.uuid4().hex[:8]}")
-        try:
-            os.rename(self.path(key), target)
-        except FileNotFoundError:
-            return None  # another process quarantined or removed it first
-        except OSError as err:
-            if err.errno != errno.EXDEV:
-                raise StoreWriteError(target, err.strerror or str(err)) from err
-            shutil.move(self.path(key), target)  # a cache shared from another file system
-        return target
+        return quarantine_file(self.path(key), self.quarantine_dir)
 
     def remove(self, key: str) -> bool:
         """Delete artifact ``key``; False if it did not exist."""

@@ -16,7 +16,7 @@ import uuid
 
 from sweepstack.errors import StoreWriteError
 from sweepstack.store._atomic import reason_of
-from sweepstack.store._names import HOST
+from sweepstack.store._names import SHORT_HOST
 
 __all__ = ["Problem", "quarantine_file"]
 
@@ -71,7 +71,7 @@ def quarantine_file(path: str, quarantine_dir: str, name: str | None = None) -> 
     except OSError as err:
         raise StoreWriteError(quarantine_dir, reason_of(err)) from err
     base = name or os.path.basename(path.rstrip(os.sep))
-    target = os.path.join(quarantine_dir, f"{base}.{HOST.split('.')[0]}.{uuid.uuid4().hex[:8]}")
+    target = os.path.join(quarantine_dir, f"{base}.{SHORT_HOST}.{uuid.uuid4().hex[:8]}")
     try:
         os.rename(path, target)
     except FileNotFoundError:

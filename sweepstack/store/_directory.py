@@ -31,20 +31,32 @@ from sweepstack.store._atomic import (
 from sweepstack.store._fields import DELETED
 from sweepstack.store._format import (
     CACHE_DIR,
+    ERR_SUFFIX,
     EXPERIMENT_FILE,
     FIELDS_FILE,
     FIELDS_LOCK,
     KNOWN_TOP_LEVEL,
+    LOG_SUFFIX,
     LOGS_DIR,
+    MERGED_OUTPUT_FILE,
+    OUT_SUFFIX,
+    QUARANTINE_DIR,
     RECORDS_DIR,
+    REPORT_FILE,
     REPORTS_DIR,
     RUNS_DIR,
+    SHARED_CACHE_PREFIX,
+    STDERR_FILE,
+    STDOUT_FILE,
     SWEEPER_JOURNAL,
+    SWEEPER_MANIFEST,
     SWEEPS_DIR,
     encode_experiment,
     encode_fields,
+    encode_manifest,
     parse_experiment,
     parse_fields,
+    parse_manifest,
     utc_now,
 )
 from sweepstack.store._locks import file_lock
@@ -221,6 +233,92 @@ class ExperimentDir:
     def reports_dir(self) -> str:
         """``DIR/reports``, created if needed."""
         return self._folder(REPORTS_DIR)
+
+    @property
+    def quarantine_dir(self) -> str:
+        """``DIR/quarantine`` (not created: a check that finds nothing makes no folder)."""
+        return os.path.join(self.path, QUARANTINE_DIR)
+
+    def quarantine_of(self, *parts: str) -> str:
+        """Where ``check --repair`` puts damaged files of one part (``sweeps``, ``<name>``)."""
+        return os.path.join(self.quarantine_dir, *(check_name("folder", p) for p in parts))
+
+    def log_path(self, reference: str) -> str:
+        """``DIR/logs/<run reference>.log``: the log file of one run (folder created)."""
+        return os.path.join(self.logs_dir, check_name("run reference", reference) + LOG_SUFFIX)
+
+    def output_paths(self, reference: str, per_run: bool, merge: bool) -> tuple[str, str]:
+        """Where the engine's ``-L``/``-R`` options send stdout and stderr (folders created).
+
+        ``per_run`` (worker processes): one pair per run under ``logs/``, never one
+        file written by many processes; else ``DIR/stdout`` and ``DIR/stderr``, or one
+        ``DIR/stdout+stderr`` with ``merge``.
+        """
+        if per_run:
+            base = os.path.join(self.logs_dir, check_name("run reference", reference))
+            return base + OUT_SUFFIX, base + (OUT_SUFFIX if merge else ERR_SUFFIX)
+        if merge:
+            merged = os.path.join(self.path, MERGED_OUTPUT_FILE)
+            return merged, merged
+        return os.path.join(self.path, STDOUT_FILE), os.path.join(self.path, STDERR_FILE)
+
+    @property
+    def report_path(self) -> str:
+        """``DIR/reports/report.html``, the default report (folder created)."""
+        return os.path.join(self.reports_dir, REPORT_FILE)
+
+    @staticmethod
+    def cache_path(path: str | os.PathLike[str]) -> str:
+        """The cache folder of the experiment at ``path``, whether it exists or not."""
+        return os.path.join(os.path.abspath(os.fspath(path)), CACHE_DIR)
+
+    @staticmethod
+    def shared_cache_path(path: str | os.PathLike[str], prefix: str) -> str:
+        """``<parent of path>/cache-<prefix>``: a cache shared by the experiments next to
+        ``path`` that use the same ``prefix``.
+
+        Raises:
+            StoreValueError: ``prefix`` cannot be part of a folder name.
+        """
+        folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+        return os.path.join(folder, SHARED_CACHE_PREFIX + check_name("cache prefix", prefix))
+
+    @staticmethod
+    def cache_quarantine_path(path: str | os.PathLike[str]) -> str:
+        """Where the artifacts of the experiment at ``path`` that fail their checksum go."""
+        return os.path.join(os.path.abspath(os.fspath(path)), QUARANTINE_DIR, CACHE_DIR)
+
+    @staticmethod
+    def sweeper_path(path: str | os.PathLike[str], name: str) -> str:
+        """``<path>/sweeps/<name>``, whether it exists or not (nothing is created)."""
+        return os.path.join(
+            os.path.abspath(os.fspath(path)), SWEEPS_DIR, check_name("sweeper name", name)
+        )
+
+    # --- sweeper manifests -------------------------------------------------------------
+
+    def read_manifest(self, name: str) -> dict[str, Any] | None:
+        """The manifest of sweeper ``name`` (its parameter space and options), or None.
+
+        Raises:
+            CorruptEntryError: the manifest is unreadable.
+            FormatVersionError: it was written by a newer sweepstack.
+        """
+        path = os.path.join(self.sweeper_path(self.path, name), SWEEPER_MANIFEST)
+        try:
+            return parse_manifest(path, read_bytes(path))
+        except FileNotFoundError:
+            return None
+
+    def write_manifest(self, name: str, manifest: Mapping[str, Any]) -> None:
+        """Replace the manifest of sweeper ``name`` (atomically).
+
+        Raises:
+            UnstorableValueError: a value is not JSON.
+            StoreWriteError: it cannot be written.
+        """
+        path = os.path.join(self.sweeper_dir(name), SWEEPER_MANIFEST)
+        atomic_write(path, encode_manifest(manifest))
 
     @property
     def runs_dir(self) -> str:

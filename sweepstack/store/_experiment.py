@@ -12,7 +12,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Callable
 
 from sweepstack._gc import gc_paused
 from sweepstack.errors import (
@@ -61,6 +61,19 @@ def _warn_skipped(errors: list[CorruptEntryError], what: str) -> None:
             CorruptEntryWarning,
             stacklevel=3,
         )
+
+
+_notebook_view: Callable[[Experiment], str] | None = None
+
+
+def set_notebook_view(render: Callable[[Experiment], str] | None) -> None:
+    """Let a layer above the store (the report) render experiments in notebooks.
+
+    ``sweepstack.report`` registers its overview (runs, progress of every sweeper) when it
+    is imported, as ``import sweepstack`` does; without it a plain table is shown.
+    """
+    global _notebook_view
+    _notebook_view = render
 
 
 class Experiment:
@@ -341,13 +354,18 @@ class Experiment:
     # --- notebooks -------------------------------------------------------------------------
 
     def _repr_html_(self) -> str:
-        # The overview a report shows (runs, progress of every sweeper). It needs the sweep
-        # layer, which the store must not import, so it is built by the report package that
-        # sits on top of every layer; importing it here, only when a notebook displays an
-        # experiment, keeps `import sweepstack.store` free of it.
-        from sweepstack.report import overview_html
+        if _notebook_view is not None:
+            return _notebook_view(self)
+        from html import escape
 
-        return overview_html(self)
+        rows = {
+            "experiment": self.name,
+            "id_experiment": self.id_experiment,
+            "directory": self.path,
+            "sweeps": ", ".join(self.sweeps()) or "-",
+        }
+        body = "".join(f"<tr><th>{k}</th><td>{escape(str(v))}</td></tr>" for k, v in rows.items())
+        return f"<table>{body}</table>"
 
     # --- pickling --------------------------------------------------------------------------
 

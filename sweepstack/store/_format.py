@@ -17,7 +17,12 @@ Layout::
     DIR/records/<sweep>/<kk>/<key>.json       one result per combination (authoritative)
     DIR/records/<sweep>/_log/<writer>.jsonl   one index log per writing process
     DIR/cache/<kk>/<key>/                     one artifact: metadata + data
-    DIR/logs/  DIR/reports/  DIR/quarantine/
+    DIR/sweeps/<name>/manifest.json           an engine sweeper's parameter space and options
+    DIR/logs/<run>.log  DIR/logs/<run>.out|.err   a run's log; a worker's -L / -R outputs
+    DIR/stdout  DIR/stderr  DIR/stdout+stderr  one process's -L / -R outputs
+    DIR/reports/report.html                   the default report
+    DIR/quarantine/                           what check --repair moved aside
+    <parent>/cache-<prefix>/                  a cache shared by sibling experiments
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ from sweepstack.errors import (
 )
 
 __all__ = [
+    "AGGREGATES",
     "CACHE_DIR",
+    "ERR_SUFFIX",
     "EXPERIMENT_FILE",
     "FIELDS_FILE",
     "FIELDS_LOCK",
@@ -49,18 +56,25 @@ __all__ = [
     "JOURNAL_MAGIC",
     "KNOWN_TOP_LEVEL",
     "LOGS_DIR",
+    "LOG_SUFFIX",
     "LOG_SUMMARY_KEYS",
     "MANIFEST_KEYS",
+    "MERGED_OUTPUT_FILE",
+    "OUT_SUFFIX",
     "QUARANTINE_DIR",
     "RECORDS_DIR",
     "RECORD_LOG_DIR",
     "RECORD_LOG_SUFFIX",
     "RECORD_SUFFIX",
     "REPORTS_DIR",
+    "REPORT_FILE",
     "RUNS_DIR",
     "RUNS_HINT",
     "RUN_SUFFIX",
+    "SHARED_CACHE_PREFIX",
     "SNAPSHOT_MAGIC",
+    "STDERR_FILE",
+    "STDOUT_FILE",
     "SWEEPER_JOURNAL",
     "SWEEPER_LOCK",
     "SWEEPER_MANIFEST",
@@ -117,6 +131,16 @@ REPORTS_DIR = "reports"
 QUARANTINE_DIR = "quarantine"
 FIELDS_FILE = "fields.json"  # the experiment's fields, replaced atomically under FIELDS_LOCK
 FIELDS_LOCK = "fields.lock"
+STDOUT_FILE = "stdout"  # the engine's -L / -R outputs of a single process
+STDERR_FILE = "stderr"
+MERGED_OUTPUT_FILE = "stdout+stderr"  # ... with -M
+SHARED_CACHE_PREFIX = "cache-"  # <parent>/cache-<prefix>: a cache shared by sibling experiments
+
+# --- logs/ and reports/ -------------------------------------------------------------------
+LOG_SUFFIX = ".log"  # logs/<run reference>.log
+OUT_SUFFIX = ".out"  # logs/<run reference>.out and .err: a worker's -L / -R outputs
+ERR_SUFFIX = ".err"
+REPORT_FILE = "report.html"  # reports/report.html, the default report
 
 # --- runs/ and records/<sweep>/ -----------------------------------------------------------
 RUN_SUFFIX = ".json"  # runs/<N>.json
@@ -124,6 +148,7 @@ RUNS_HINT = "next"  # runs/next: a number to start from; only a hint, never trus
 RECORD_SUFFIX = ".json"  # records/<sweep>/<kk>/<key>.json
 RECORD_LOG_DIR = "_log"  # records/<sweep>/_log/: never a shard (shards are two characters)
 RECORD_LOG_SUFFIX = ".jsonl"
+AGGREGATES = "aggregates"  # records/aggregates/: the records of experiment-level aggregates
 
 # --- one sweeper's folder (DIR/sweeps/<name>/, or any persistence_dir) -----------------
 SWEEPER_LOCK = "lock"  # the inter-process lock file; nothing else opens it

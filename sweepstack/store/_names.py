@@ -14,10 +14,13 @@ import uuid
 
 from sweepstack.errors import StoreValueError
 
-__all__ = ["HOST", "check_key", "check_name", "writer_tag"]
+__all__ = ["HOST", "SHORT_HOST", "check_key", "check_name", "writer_tag"]
 
 HOST = socket.gethostname() or "localhost"
-"""This host's name as written in documents."""
+"""This host's name as written in documents: the one place sweepstack asks for it."""
+
+SHORT_HOST = HOST.split(".")[0] or "host"
+"""The host name without its domain, for file names (temporary files, quarantine)."""
 
 _NAME = re.compile(r"[^/\\\x00-\x1f\x7f]{1,128}")
 _NAME_RULE = "1 to 128 characters without '/', '\\' or control characters, not starting with '.'"
@@ -58,5 +61,5 @@ def check_key(key: object) -> str:
 
 def writer_tag() -> str:
     """A name unique to this process on any host: ``<host>-<pid>-<random>``."""
-    host = _TAG_UNSAFE.sub("_", HOST.split(".")[0])[:64] or "host"
+    host = _TAG_UNSAFE.sub("_", SHORT_HOST)[:64] or "host"
     return f"{host}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
