@@ -21,6 +21,7 @@ from sweepstack.sweep import ParamSweeper, check_sweeper
 
 __all__ = ["run"]
 
+
 def _orphans(
     experiment: Experiment, name: str, path: str, known: set[str], repair: bool
 ) -> list[Problem]:
@@ -58,7 +59,10 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
         if args.repair and name in swept:
             done = [r["key"] for r in experiment.results(sweep=name) if r.get("status") == "done"]
         problems += check_sweeper(
-            path, repair=args.repair, done=done, quarantine_dir=experiment.directory.quarantine_of("sweeps", name)
+            path,
+            repair=args.repair,
+            done=done,
+            quarantine_dir=experiment.directory.quarantine_of("sweeps", name),
         )
         if name in swept:
             unreadable = {

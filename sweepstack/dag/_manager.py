@@ -211,7 +211,11 @@ class ArtifactManager:
         """
         combination = {**(params or {}), **factors}
         record = Record(
-            combination, id_run=self.id_run, config=self.config, cache=self.cache, options=self.options
+            combination,
+            id_run=self.id_run,
+            config=self.config,
+            cache=self.cache,
+            options=self.options,
         )
         record._all_records = lambda: list(self.records)
         self.records.append(record)

@@ -27,13 +27,12 @@ import logging
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import time
-from types import FrameType
 from typing import Any
 
 from sweepstack.engine._progress import Progress
+from sweepstack.engine._signals import CaughtSignals
 from sweepstack.engine._workers import SweepWatcher
 from sweepstack.errors import LauncherError, SweepstackError
 from sweepstack.store import ExperimentDir
@@ -193,26 +192,6 @@ def _task_states(squeue: str, job: str) -> dict[str, str] | None:
     return states
 
 
-class _Signals:
-    """Count SIGINT and SIGTERM instead of raising: the loop decides what to cancel."""
-
-    def __init__(self) -> None:
-        self.received = 0
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _Signals:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self.previous[signum] = signal.signal(signum, self._count)
-        return self
-
-    def _count(self, signum: int, frame: FrameType | None) -> None:
-        self.received += 1
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-
 def _summary(states: dict[str, str]) -> str:
     tally: dict[str, int] = {}
     for state in states.values():
@@ -284,7 +263,7 @@ def run_slurm_workers(
     cancelled = killed = pending_cancelled = False
     summary = ""
     next_poll = 0.0
-    with _Signals() as signals:
+    with CaughtSignals() as signals:
         while True:
             if signals.received and not cancelled:
                 cancelled = True

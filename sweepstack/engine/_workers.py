@@ -12,15 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
-import socket
 import subprocess
 import time
-from types import FrameType
 from typing import Any
 
 from sweepstack.engine._progress import Progress
+from sweepstack.engine._signals import CaughtSignals
 from sweepstack.errors import NoSweepsError, SweepstackError
-from sweepstack.store import ExperimentDir
+from sweepstack.store import HOST, ExperimentDir
 from sweepstack.sweep import ParamSweeper
 
 __all__ = ["SweepWatcher", "run_workers"]
@@ -59,47 +58,25 @@ class SweepWatcher:
         return any(c["remaining"] or c["inprogress"] for c in self.counts().values())
 
 
-class _Forwarder:
-    """Forward SIGINT and SIGTERM to the workers (they run in their own sessions)."""
+def _forwarder(procs: list[subprocess.Popen[Any]]) -> CaughtSignals:
+    """Forward SIGINT and SIGTERM to the workers (they run in their own sessions); a second
+    Ctrl-C kills them."""
 
-    # A second SIGINT sooner than this after the first is the same Ctrl-C delivered
-    # twice (``timeout`` and other wrappers send it to their child and to their whole
-    # process group), not a person asking to stop now.
-    SAME_SIGNAL_WINDOW = 0.5
-
-    def __init__(self, procs: list[subprocess.Popen[Any]]) -> None:
-        self.procs = procs
-        self.received: int | None = None
-        self.received_at = 0.0
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _Forwarder:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self.previous[signum] = signal.signal(signum, self._forward)
-        return self
-
-    def _forward(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None and signum == signal.SIGINT:
-            if time.monotonic() - self.received_at < self.SAME_SIGNAL_WINDOW:
-                return
-            alive = [proc for proc in self.procs if proc.poll() is None]
-            if alive:  # a second Ctrl-C: stop now
-                _log.warning(
-                    "second Ctrl-C: killing %d worker(s); their claims return to todo by "
-                    "themselves",
-                    len(alive),
-                )
+    def forward(signum: int, count: int) -> None:
+        alive = [proc for proc in procs if proc.poll() is None]
+        if count == 1:
             for proc in alive:
-                proc.kill()
-            return
-        self.received, self.received_at = signum, time.monotonic()
-        for proc in self.procs:
-            if proc.poll() is None:
                 proc.send_signal(signum)
+            return
+        if alive:  # a second Ctrl-C: stop now
+            _log.warning(
+                "second Ctrl-C: killing %d worker(s); their claims return to todo by themselves",
+                len(alive),
+            )
+        for proc in alive:
+            proc.kill()
 
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
+    return CaughtSignals(forward)
 
 
 def _close_runs_of_killed(result_dir: str, parent: str, killed: dict[int, int]) -> None:
@@ -109,7 +86,6 @@ def _close_runs_of_killed(result_dir: str, parent: str, killed: dict[int, int]) 
     its run "running" for ever; its claims come back by themselves, its run does not.
     The worker is gone, so the launcher may write its run document.
     """
-    host = socket.gethostname() or "localhost"  # as the store records it
     try:
         runs, _ = ExperimentDir.open(result_dir).runs()
     except (SweepstackError, OSError):
@@ -120,7 +96,7 @@ def _close_runs_of_killed(result_dir: str, parent: str, killed: dict[int, int]) 
             signum is not None
             and run.status == "running"
             and run.get("parent") == parent
-            and run.get("host") == host
+            and run.get("host") == HOST
         ):
             with contextlib.suppress(SweepstackError, OSError):
                 run.finish(
@@ -158,7 +134,7 @@ def run_workers(
     replacements = 0
     failed = False
     killed: dict[int, int] = {}  # pid -> signal of the workers that a signal ended
-    with _Forwarder(procs) as forwarder:
+    with _forwarder(procs) as forwarder:
         running = list(procs)
         while running:
             time.sleep(poll)
@@ -171,7 +147,7 @@ def run_workers(
                 running.remove(proc)
                 if code < 0:
                     killed[proc.pid] = -code
-                if code == 0 or forwarder.received is not None:
+                if code == 0 or forwarder.received:
                     continue
                 if code < 0 and replacements < 2 * count and watcher.work_left():
                     # killed by someone else (OOM killer, a kill -9): its claims return to todo
@@ -189,6 +165,6 @@ def run_workers(
             progress.update(name, counts, force=True)
     if killed and parent is not None:
         _close_runs_of_killed(result_dir, parent, killed)
-    if forwarder.received is not None:
+    if forwarder.received:
         return 130
     return 1 if failed else 0

@@ -10,11 +10,13 @@ from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._experiment import Experiment, open
 from sweepstack.store._fields import FieldDict, validate_field
 from sweepstack.store._format import AGGREGATES
+from sweepstack.store._names import HOST
 from sweepstack.store._results import Results
 from sweepstack.store._runs import Run
 
 __all__ = [
     "AGGREGATES",
+    "HOST",
     "ArtifactCache",
     "Experiment",
     "ExperimentDir",

@@ -541,9 +541,7 @@ def parse_journal_header(path: str, line: bytes) -> int:
 
 def encode_snapshot(document: Mapping[str, Any]) -> bytes:
     """A snapshot file: its magic, the body's SHA-256 and length, then the JSON body."""
-    body = json.dumps({"format": JOURNAL_FORMAT, **document}, separators=(",", ":")).encode(
-        "utf-8"
-    )
+    body = json.dumps({"format": JOURNAL_FORMAT, **document}, separators=(",", ":")).encode("utf-8")
     digest = hashlib.sha256(body).hexdigest().encode("ascii")
     return SNAPSHOT_MAGIC + b" " + digest + b" %d\n" % len(body) + body
 

@@ -196,7 +196,7 @@ class Journal:
         if identity != self._identity:
             header = os.pread(self._fd, 64, 0)
             newline = header.find(b"\n")
-            generation = parse_journal_header(self.path, header[:max(newline, 0)])
+            generation = parse_journal_header(self.path, header[: max(newline, 0)])
             if generation != self.generation:
                 self._reset_to(self._load_snapshot(generation), generation)
                 self.offset = newline + 1

@@ -11,12 +11,13 @@ and a claim is judged by its lease only.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from sweepstack.store._names import HOST
 
 __all__ = ["Owner", "current_owner", "is_dead"]
 
@@ -47,7 +48,7 @@ def _machine() -> tuple[str, str, int]:
         pidns = os.stat("/proc/self/ns/pid").st_ino
     except OSError:
         pidns = 0
-    return socket.gethostname(), boot, pidns
+    return HOST, boot, pidns
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from sweepstack.sweep._combinations import HashableDict
 __all__ = ["Space", "decode_value", "encode_value"]
 
 
-
 # --- values as JSON, exactly (1, 1.0 and True; tuples and lists; any dict keys) -------
 
 
