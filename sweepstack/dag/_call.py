@@ -201,7 +201,7 @@ class Call:
         dry record, which writes nothing.
         """
         record = self.record
-        cache = record._cache
+        cache = record.cache
         stage = self.stage
         if not stage.outputs:
             return RUN, "it has no outputs, so it always runs", {}, False
@@ -271,7 +271,7 @@ class Call:
                 output,
                 self.key_of(output),
                 stage.cachers[i],
-                record._cache,
+                record.cache,
                 stage.name,
                 stage.resolve[i],
                 self.metas[output],
@@ -352,7 +352,7 @@ class Call:
     def _store(self, values: tuple[Any, ...]) -> None:
         record, stage = self.record, self.stage
         fields, reportables = self._lineage()
-        cache = record._cache
+        cache = record.cache
         if cache is None or record.dry_cache or not stage.outputs:
             self.values = dict(zip(stage.outputs, values))
             return
@@ -414,10 +414,10 @@ class Call:
         try:
             return lazy.load()
         except ArtifactCorruptError as err:
-            if self._recovered or self.record._cache is None:
+            if self._recovered or self.record.cache is None:
                 raise
             _report_corrupt(err)
-            self.record._cache.quarantine(lazy.key)
+            self.record.cache.quarantine(lazy.key)
             self.reset()
             self._recovered = True
             self.materialize()
@@ -430,21 +430,21 @@ class Call:
         if self.status is None:
             # not needed because a stage downstream was found cached (or was itself not
             # needed); until the record's graph is resolved that far, it is only pending
-            return "skipped" if self.record.dry or self._passed_over() else "pending"
+            return "skipped" if self.record.dry or self.passed_over() else "pending"
         if self.status == FAILED:
             return FAILED
         if self.done or self.record.dry:
             return self.status
         return "pending"
 
-    def _passed_over(self, seen: frozenset[int] = frozenset()) -> bool:
+    def passed_over(self, seen: frozenset[int] = frozenset()) -> bool:
         """True if a consumer of this call's outputs, in its record, was decided
         (run, found cached, failed) or was itself passed over."""
         seen = seen | {id(self)}
-        for call in self.record._calls:
+        for call in self.record.calls:
             if id(call) in seen or not any(p is self for p in call.producers()):
                 continue
-            if call.status is not None or call._passed_over(seen):
+            if call.status is not None or call.passed_over(seen):
                 return True
         return False
 

@@ -70,7 +70,7 @@ def reportable_bytes(record: Record, entry: dict[str, Any]) -> bytes | None:
 def record_html(record: Record, reportables: bool = True) -> str:
     """A record: params, fields, its stages (status, reason, keys), its reportables."""
     rows = "".join(
-        f"<tr><td>{_e(k)}</td><td>{_e(repr(v))}</td></tr>" for k, v in record._params.items()
+        f"<tr><td>{_e(k)}</td><td>{_e(repr(v))}</td></tr>" for k, v in record.params.items()
     )
     fields = "".join(
         f"<tr><td>{_e(k)}</td><td>{_e(repr(v))}</td></tr>" for k, v in record.fields.items()

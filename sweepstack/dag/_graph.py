@@ -140,7 +140,7 @@ class DAG:
     def _consumed(self) -> set[int]:
         consumed: set[int] = set()
         for record in self.records:
-            for call in record._calls:
+            for call in record.calls:
                 if hasattr(call, "sources"):
                     consumed.update(id(p) for p in call.producers())
         return consumed
@@ -153,7 +153,7 @@ class DAG:
         consumed = self._consumed()
         leaves = []
         for i, record in enumerate(list(self.records)):
-            for call in record._calls:
+            for call in record.calls:
                 if id(call) not in consumed and hasattr(call, "sources"):
                     leaves.append(ExecutionNode(record, call, i, self._decisions))
         return leaves
@@ -161,7 +161,7 @@ class DAG:
     def is_leaf(self, record: Record, stage_name: str) -> bool:
         """True if no call takes the outputs of ``stage_name`` on ``record``."""
         consumed = self._consumed()
-        return any(c.stage.name == stage_name and id(c) not in consumed for c in record._calls)
+        return any(c.stage.name == stage_name and id(c) not in consumed for c in record.calls)
 
     def _tree(self, node: ExecutionNode) -> ExecutionNode:
         for producer in node.call.producers():
@@ -260,7 +260,7 @@ class DAG:
         )
 
     def _record_title(self, record: Record) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in record._params.items())
+        params = ", ".join(f"{k}={v!r}" for k, v in record.params.items())
         return f"record {record.key[:12]} ({params})"
 
     def __str__(self) -> str:

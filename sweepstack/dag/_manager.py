@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sweepstack.dag._graph import DAG
-from sweepstack.dag._record import Record, RecordOptions
+from sweepstack.dag._record import Record, RecordOptions, WithOptions
 from sweepstack.dag._result import result_status, write_result
 from sweepstack.errors import ExperimentNotFoundError
 from sweepstack.store import ArtifactCache, ExperimentDir
@@ -42,7 +42,7 @@ def _finish(run: Any) -> None:
         pass
 
 
-class ArtifactManager:
+class ArtifactManager(WithOptions):
     """Cached stages in a notebook or script, with a live run in an experiment directory.
 
     Args:
@@ -114,43 +114,6 @@ class ArtifactManager:
         self.run: Any = None
         self.cache: Any = None
         self._open(start_run=not dry)
-
-    # --- the options every record of the manager shares ------------------------------
-
-    @property
-    def dry(self) -> bool:
-        """Map only: nothing runs, nothing is written, no run is registered."""
-        return self.options.dry
-
-    @property
-    def dry_cache(self) -> bool:
-        """Run stages without reading or writing the cache."""
-        return self.options.dry_cache
-
-    @property
-    def lazy(self) -> bool:
-        """Keep every output out of memory once cached."""
-        return self.options.lazy
-
-    @property
-    def ignore_lazy(self) -> bool:
-        """Keep every output in memory, even those declared ``Lazy``."""
-        return self.options.ignore_lazy
-
-    @property
-    def eager(self) -> bool:
-        """Run stages as soon as they are called."""
-        return self.options.eager
-
-    @property
-    def store_full(self) -> bool:
-        """Keep stage sources, and the environment in the run."""
-        return self.options.store_full
-
-    @property
-    def overwrite(self) -> bool | frozenset[str] | None:
-        """True, or the stage names recomputed (with what is downstream); None: none."""
-        return self.options.overwrite
 
     # --- the store ------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from sweepstack._keys import param_key
 from sweepstack.dag._call import Call
 from sweepstack.dag._keys import jsonable
+from sweepstack.dag._producer import Producer
 from sweepstack.dag._reportables import store_reportable
 from sweepstack.dag._stage import Stage
 from sweepstack.dag._stored import StoredOutputs
@@ -212,6 +213,23 @@ class RecordOptions:
 _DEFAULT_OPTIONS = RecordOptions()
 
 
+def _option(name: str, doc: str) -> property:
+    return property(lambda self: getattr(self.options, name), doc=doc)
+
+
+class WithOptions:
+    """The fields of :attr:`options` as read-only attributes (of records and managers)."""
+
+    options: RecordOptions
+    overwrite = _option("overwrite", "True, or the stage names recomputed; None: none.")
+    dry = _option("dry", "Plan only: nothing runs, nothing is written.")
+    dry_cache = _option("dry_cache", "Run stages without reading or writing the cache.")
+    eager = _option("eager", "Run stages as soon as they are called.")
+    store_full = _option("store_full", "Keep stage sources (and the run's environment).")
+    lazy = _option("lazy", "Keep every output out of memory once cached.")
+    ignore_lazy = _option("ignore_lazy", "Keep every output in memory, even declared Lazy.")
+
+
 def _as_cache(cache: Any) -> Any:
     if cache is None or hasattr(cache, "read_meta"):
         return cache
@@ -220,7 +238,7 @@ def _as_cache(cache: Any) -> Any:
     return ArtifactCache(cache)
 
 
-class Record:
+class Record(WithOptions):
     """The state of one combination flowing through stages.
 
     Args:
@@ -271,8 +289,8 @@ class Record:
         self.exception: BaseException | None = None
         self.failed_stage: str | None = None
         self.state = State(self)
-        self._calls: list[Any] = []
-        self._producers: dict[str, Any] = {}
+        self._calls: list[Producer] = []
+        self._producers: dict[str, Producer] = {}
         self._active: Call | None = None
         self._reportables: list[dict[str, Any]] = []
         self._restored_reportables: list[dict[str, Any]] = []
@@ -284,32 +302,6 @@ class Record:
     def elapsed(self) -> float:
         """Seconds since the record was made (its combination's time so far)."""
         return time.monotonic() - self._clock
-
-    # --- options ------------------------------------------------------------------
-
-    @property
-    def dry(self) -> bool:
-        return self.options.dry
-
-    @property
-    def dry_cache(self) -> bool:
-        return self.options.dry_cache
-
-    @property
-    def eager(self) -> bool:
-        return self.options.eager
-
-    @property
-    def store_full(self) -> bool:
-        return self.options.store_full
-
-    @property
-    def lazy(self) -> bool:
-        return self.options.lazy
-
-    @property
-    def ignore_lazy(self) -> bool:
-        return self.options.ignore_lazy
 
     # --- params and config ----------------------------------------------------------
 
@@ -497,7 +489,7 @@ class Record:
         """Every reportable of the record (name, group, stage, kind, key, file)."""
         seen: list[dict[str, Any]] = list(self._restored_reportables)
         for call in self._calls:
-            for entry in getattr(call, "reportables", ()):
+            for entry in call.reportables:
                 if entry not in seen:
                     seen.append(entry)
         return seen + [e for e in self._reportables if e not in seen]
@@ -596,9 +588,15 @@ class Record:
         """Give this record (unpickled in another process) its cache back; return it."""
         self._cache = _as_cache(cache)
         for call in self._calls:
-            for lazy in getattr(call, "lazies", {}).values():
+            for lazy in call.lazies.values():
                 lazy.attach(self._cache)
         return self
+
+    @property
+    def calls(self) -> tuple[Producer, ...]:
+        """The stage calls of this record, in call order (and stored outputs, when rebuilt
+        from a document): the nodes of its graph."""
+        return tuple(self._calls)
 
     @property
     def cache(self) -> Any:

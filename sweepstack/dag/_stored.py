@@ -56,18 +56,19 @@ class StoredOutputs:
     be recomputed here (the stage's function is not known) and is an error.
     """
 
-    status = HIT
+    status: str | None = HIT
     done = True
     consumed = True
     reason = "stored"
     lineage = None
-    duration = None
+    duration: float | None = None
 
     def __init__(self, record: Record, name: str, keys: dict[str, str]) -> None:
         self.record = record
         self.stage = _StoredStage(name, tuple(keys))
         self._keys = dict(keys)
         self.lazies: dict[str, Lazy] = {}
+        self.reportables: list[dict[str, Any]] = []  # restored with the record instead
 
     def producers(self) -> Iterator[Any]:
         return iter(())
@@ -93,6 +94,12 @@ class StoredOutputs:
     def display_status(self) -> str:
         return "stored"
 
+    def passed_over(self, seen: frozenset[int] = frozenset()) -> bool:
+        return False  # nothing consumes stored outputs in a way that skips them
+
+    def entry(self) -> dict[str, Any]:
+        return {"name": self.stage.name, "status": "stored", "outputs": self.keys()}
+
     def input_value(self, output: str) -> Any:
         """Load ``output`` from the cache (verified).
 
@@ -103,7 +110,7 @@ class StoredOutputs:
         lazy = self.lazies.get(output)
         if lazy is None:
             key = self._keys[output]
-            cache = self.record._cache
+            cache = self.record.cache
             if cache is None:
                 raise CacheDetachedError(key, output)
             meta = cache.read_meta(key)
@@ -116,7 +123,13 @@ class StoredOutputs:
         return lazy.load()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"record": self.record, "stage": self.stage, "_keys": self._keys, "lazies": {}}
+        return {
+            "record": self.record,
+            "stage": self.stage,
+            "_keys": self._keys,
+            "lazies": {},
+            "reportables": [],
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)

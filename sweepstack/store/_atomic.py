@@ -37,8 +37,8 @@ __all__ = [
 TMP_SUFFIX = ".sstmp"
 """Every temporary file or folder name ends with this, so that cleaners and readers skip it."""
 
-Content = Union[bytes, str, Callable[[int], None]]
-"""What to write: bytes, text (UTF-8), or a function writing to a file descriptor."""
+Content = Union[bytes, memoryview, str, Callable[[int], None]]
+"""What to write: bytes (or a memoryview of them), text (UTF-8), or a function writing to a file descriptor."""
 
 
 def temp_name(path: str) -> str:

@@ -324,7 +324,7 @@ class Space:
         )
 
         def write(fd: int) -> None:
-            for piece in (head, *body()):
+            for piece in (head, *body()):  # bytes, then memoryviews of the columns
                 write_all(fd, piece)
 
         atomic_write(path, write)
