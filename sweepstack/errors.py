@@ -17,6 +17,7 @@ unpickles unchanged (they cross worker processes)::
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "CorruptEntryError",
     "CorruptEntryWarning",
     "DryRunError",
+    "EngineMismatchError",
     "ExperimentNotFoundError",
     "FieldValueError",
     "ForeignFormatError",
@@ -43,6 +45,7 @@ __all__ = [
     "QueryError",
     "ReportableTypeError",
     "SnapshotCorruptError",
+    "SpaceChangedError",
     "StageDefinitionError",
     "StageOutputError",
     "StoreValueError",
@@ -54,6 +57,7 @@ __all__ = [
     "UnkeyableValueError",
     "UnknownCombinationError",
     "UnstorableValueError",
+    "is_environment_error",
 ]
 
 _UPGRADE = "pip install --upgrade sweepstack"
@@ -226,10 +230,69 @@ class StoreWriteError(SweepstackError, OSError):
         self.path = path
         self.reason = reason
 
+    @property
+    def is_environment(self) -> bool:
+        """False when the path itself is wrong (a file where a folder should be): bad input."""
+        return "in the way" not in self.reason
+
     def __str__(self) -> str:
+        advice = next(
+            (fix for cause, fix in _WRITE_ADVICE if cause in self.reason.lower()),
+            "fix the file system (the reason above), then continue with -c",
+        )
         return (
             f"cannot write {self.path}: {self.reason}. Nothing already written was changed; "
-            "free some space or fix the permissions, then continue with -c."
+            f"{advice}."
+        )
+
+
+_WRITE_ADVICE = (
+    ("no space", "free some space on that file system, then continue with -c"),
+    ("quota", "free some space within your disk quota, then continue with -c"),
+    ("permission denied", "make it writable by you (or ask who owns it), then continue with -c"),
+    ("read-only", "the file system is mounted read-only: use a writable -c DIR"),
+    ("in the way", "give -c a folder (or a path that does not exist yet), not a file"),
+    ("stale", "the NFS server lost the file handle: remount or wait, then continue with -c"),
+)
+
+
+class EngineMismatchError(SweepstackError, ValueError):
+    """``-c DIR`` names an experiment made by another engine."""
+
+    def __init__(self, path: str, found: str, engine: str) -> None:
+        super().__init__(path, found, engine)
+        self.path = path
+        self.found = found
+        self.engine = engine
+
+    def __str__(self) -> str:
+        return (
+            f"{self.path} is an experiment of {self.found}, not of {self.engine}: continue it "
+            "with its own script, give this one another -c DIR, or add --force to continue it "
+            "anyway (recorded in the run)"
+        )
+
+
+class SpaceChangedError(SweepstackError, ValueError):
+    """Continuing would drop combinations of a sweeper's parameter space."""
+
+    def __init__(
+        self, path: str, sweeper: str, removed: int, removed_done: int, before: int, example: str
+    ) -> None:
+        super().__init__(path, sweeper, removed, removed_done, before, example)
+        self.path = path
+        self.sweeper = sweeper
+        self.removed = removed
+        self.removed_done = removed_done
+        self.before = before
+        self.example = example
+
+    def __str__(self) -> str:
+        return (
+            f"sweeper {self.sweeper!r} of {self.path}: the new parameter space drops "
+            f"{self.removed} of its {self.before} combinations ({self.removed_done} of them "
+            f"done; e.g. {self.example}). Keep their levels and factors, use another -c DIR, "
+            "or add --force to continue (their records are kept, shown outside the space)"
         )
 
 
@@ -536,3 +599,24 @@ class LauncherError(SweepstackError, RuntimeError):
 
     def __str__(self) -> str:
         return f"{self.launcher} launcher: {self.problem}" + (f". {self.hint}" if self.hint else "")
+
+
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ESTALE, errno.EIO, errno.ENOLCK}
+)
+
+
+def is_environment_error(err: BaseException | None) -> bool:
+    """True if ``err`` (or an error it was raised from) is the environment's fault: a file
+    of the experiment that could not be written, a full disk, a quota, a read-only file
+    system, a stale NFS handle, an I/O error. Such an error never fails a combination: it
+    stops the process and leaves the combination to do."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, StoreWriteError):
+            return err.is_environment
+        if isinstance(err, OSError) and err.errno in _ENVIRONMENT_ERRNOS:
+            return True
+        err = err.__cause__ or err.__context__
+    return False

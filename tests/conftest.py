@@ -43,9 +43,9 @@ def tmpfs(tmp_path):
     """
     mounted = []
 
-    def mount(size: str = "64k", read_only: bool = False):
-        point = tmp_path / f"tmpfs{len(mounted)}"
-        point.mkdir()
+    def mount(size: str = "64k", read_only: bool = False, at=None):
+        point = at if at is not None else tmp_path / f"tmpfs{len(mounted)}"
+        point.mkdir(exist_ok=True)
         options = ("ro," if read_only else "") + f"size={size}"
         done = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
@@ -58,7 +58,7 @@ def tmpfs(tmp_path):
         return point
 
     yield mount
-    for point in mounted:
+    for point in reversed(mounted):
         subprocess.run(["umount", "-l", str(point)], check=False)
 
 

@@ -30,6 +30,14 @@ EXAMPLES = {
         RuntimeError,
     ),
     errors.ExperimentNotFoundError: (errors.ExperimentNotFoundError("/x/exp"), FileNotFoundError),
+    errors.EngineMismatchError: (
+        errors.EngineMismatchError("/x/exp", "ml_sweep.py:MLSweep", "pi_sweep.py:PiSweep"),
+        ValueError,
+    ),
+    errors.SpaceChangedError: (
+        errors.SpaceChangedError("/x/exp", "main", 30, 12, 45, "{'n': 100}"),
+        ValueError,
+    ),
     errors.NotAnExperimentError: (
         errors.NotAnExperimentError("/x/home", ["a.txt", "b"]),
         FileExistsError,

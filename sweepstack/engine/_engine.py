@@ -33,6 +33,7 @@ from sweepstack.dag._result import write_result
 from sweepstack.engine._logging import LogSetup
 from sweepstack.engine._options import (
     add_engine_options,
+    add_help,
     child_command,
     result_options,
     without_options,
@@ -41,13 +42,37 @@ from sweepstack.engine._outputs import copy_outputs, redirect_outputs
 from sweepstack.engine._progress import Progress
 from sweepstack.engine._signals import interrupts_as_exceptions
 from sweepstack.engine._workers import run_workers
-from sweepstack.errors import CorruptEntryError, OptionsChangedWarning, SweepstackError
+from sweepstack.errors import (
+    CorruptEntryError,
+    EngineMismatchError,
+    OptionsChangedWarning,
+    SpaceChangedError,
+    SweepstackError,
+    is_environment_error,
+)
 from sweepstack.store import AGGREGATES, ArtifactCache, ExperimentDir
-from sweepstack.sweep import HashableDict, ParamSweeper, param_key
+from sweepstack.sweep import HashableDict, ParamSweeper, SpaceChange, param_key
 
-__all__ = ["Engine"]
+__all__ = ["ENVIRONMENT_EXIT", "FAILED_EXIT", "USAGE_EXIT", "Engine"]
+
+FAILED_EXIT = 1
+"""Exit status of a run in which combinations failed (or a worker process failed)."""
+USAGE_EXIT = 2
+"""Exit status of a sweepstack error: refused, or bad input (one line says what to fix)."""
+ENVIRONMENT_EXIT = 3
+"""Exit status when the experiment directory could not be written (disk, permissions, NFS):
+the combination in progress was left to do; fix the cause and continue with -c."""
 
 _log = logging.getLogger("sweepstack.engine")
+
+
+def _source_file(cls: type) -> str | None:
+    """The file of the module defining ``cls``; for a script's class in a worker process
+    (run by sweepstack.engine._child under ``__sweepstack_child__``), the script itself."""
+    file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+    if file is None and cls.__module__ == "__sweepstack_child__" and sys.argv and sys.argv[0]:
+        file = sys.argv[0]
+    return file if isinstance(file, str) else None
 
 
 def _run_on_ancestors(instance: Engine, method: str) -> None:
@@ -92,15 +117,16 @@ class Engine:
     """
 
     def __init__(self) -> None:
-        module = sys.modules.get(type(self).__module__)
-        file = getattr(module, "__file__", None)
+        file = _source_file(type(self))
         self.engine_dir: str | None = os.path.dirname(os.path.realpath(file)) if file else None
         self.args_parser = argparse.ArgumentParser(
             description=f"engine: {type(self).__name__}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
             # options are parsed twice (before init adds the engine's own, then after):
-            # abbreviations would match the wrong option in the first pass
+            # abbreviations would match the wrong option in the first pass, and --help
+            # (added after init, see add_help) would exit before init's options exist
             allow_abbrev=False,
+            add_help=False,
         )
         add_engine_options(self.args_parser)
         self.args: argparse.Namespace | None = None
@@ -119,6 +145,7 @@ class Engine:
         self._waiting = False  # logged once that the loop waits for other processes' claims
         self._counts = {"done": 0, "failed": 0}
         self._record_options = RecordOptions()
+        self._outside: dict[str, list[str]] = {}  # sweeper -> done keys dropped with --force
 
     # --- the hooks a subclass overrides --------------------------------------------------
 
@@ -142,13 +169,36 @@ class Engine:
     def start(self, argv: Iterable[str] | None = None) -> None:
         """Parse the options, set up the experiment, and call ``init`` and ``run``.
 
-        Exits (``SystemExit``) with status 130 when interrupted (Ctrl-C, SIGTERM) and 1
-        when a worker process failed; an exception of ``run`` propagates after the run
-        is recorded as failed.
+        Returns when every combination handed to this process is done. Otherwise exits
+        (``SystemExit``) with status 1 when combinations failed (their records say why:
+        ``sweepstack failures DIR``) or a worker process failed, 2 on a sweepstack error
+        (refused or bad input: one line saying what to fix; ``--debug`` or
+        ``SWEEPSTACK_DEBUG=1`` shows the traceback), 3 when the experiment directory could
+        not be written (the combination in progress is left to do: fix it and continue
+        with ``-c``), and 130 when interrupted (Ctrl-C, SIGTERM). Any other exception of
+        ``run`` propagates after the run is recorded as failed.
         """
         self._argv = list(sys.argv[1:] if argv is None else argv)
+        try:
+            self._start()
+        except (SweepstackError, OSError) as err:
+            environment = is_environment_error(err)
+            if not (isinstance(err, SweepstackError) or environment) or self._debug():
+                raise
+            prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "engine"
+            sys.stderr.write(f"{prog}: error: {err}\n")
+            raise SystemExit(ENVIRONMENT_EXIT if environment else USAGE_EXIT) from None
+
+    def _debug(self) -> bool:
+        """--debug or SWEEPSTACK_DEBUG=1: show the traceback of sweepstack errors."""
+        if os.environ.get("SWEEPSTACK_DEBUG", "").lower() in ("1", "true", "yes", "on"):
+            return True
+        return bool(getattr(self.args, "debug", False)) or "--debug" in self._argv
+
+    def _start(self) -> None:
         self.args, _ = self.args_parser.parse_known_args(self._argv)  # what init() may read
         _run_on_ancestors(self, "init")
+        add_help(self.args_parser)  # now --help lists the options init() added
         self.args = self.args_parser.parse_args(self._argv)
         self.setup_run_name()
         if self.args.use_dir:
@@ -171,15 +221,24 @@ class Engine:
     def _register(self, **run_options: Any) -> tuple[ExperimentDir, Any]:
         """Open (or create) the experiment directory and register this session as a run."""
         assert self.args is not None and self.result_dir is not None
-        xd = ExperimentDir.create_or_open(
-            self.result_dir, name=type(self).__name__, engine=self._engine_name()
-        )
+        engine = self._engine_name()
+        xd = ExperimentDir.create_or_open(self.result_dir, name=type(self).__name__, engine=engine)
+        extra = dict(run_options.pop("extra", None) or {})
+        if xd.engine is not None and xd.engine != engine:
+            # the -c contract: checked before anything is written in the experiment
+            if not self.args.force:
+                raise EngineMismatchError(xd.path, xd.engine, engine)
+            _log.warning(
+                "--force: continuing %s, an experiment of %s, with %s", xd.path, xd.engine, engine
+            )
+            extra["forced"] = {"engine": [xd.engine, engine]}
         run = xd.start_run(
             type(self).__name__,
             argv=self._command_line(),
             notes=self.args.notes,
             store_full=self.args.store_full,
             config=self.config,
+            extra=extra or None,
             **run_options,
         )
         return xd, run
@@ -187,7 +246,7 @@ class Engine:
     def _engine_name(self) -> str:
         """``module.Class``, or ``script.py:Class`` for a class defined in a script run directly."""
         cls = type(self)
-        file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        file = _source_file(cls)
         if cls.__module__ in ("__main__", "__sweepstack_child__") and isinstance(file, str):
             return f"{os.path.basename(file)}:{cls.__qualname__}"
         return f"{cls.__module__}.{cls.__qualname__}"
@@ -213,6 +272,8 @@ class Engine:
         finally:
             self._progress.close()
             logs.close()
+        if self._counts["failed"]:
+            raise SystemExit(FAILED_EXIT)
 
     def _setup_outputs(self, xd: ExperimentDir, reference: str) -> None:
         args = self.args
@@ -245,6 +306,16 @@ class Engine:
                 self._finish_run(run, "error", f"SystemExit({err.code})")
                 raise
             except BaseException as err:
+                if is_environment_error(err):
+                    # not the combination's fault: it goes back to todo for the next -c
+                    self._give_back()
+                    _log.error(
+                        "stopped: %s (the combination in progress was given back; "
+                        "continue with -c once this is fixed)",
+                        err,
+                    )
+                    self._finish_run(run, "error", str(err))
+                    raise
                 self._fail_in_flight(err)
                 self._finish_run(
                     run,
@@ -266,7 +337,7 @@ class Engine:
                 status,
                 done,
                 failed,
-                f" (sweepstack results {self.result_dir} --where \"status == 'failed'\")"
+                f"; exit status {FAILED_EXIT} (why: sweepstack failures {self.result_dir})"
                 if failed
                 else "",
             )
@@ -356,9 +427,11 @@ class Engine:
             path = ExperimentDir.sweeper_path(self.result_dir or "", name)
             return ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
         assert self.experiment is not None
-        sweeper = ParamSweeper(
-            self.experiment.sweeper_dir(name), sweeps, save_sweeps=True, name=name, **options
+        path = self.experiment.sweeper_dir(name)
+        options.setdefault(
+            "on_space_change", lambda change: self._space_changed(path, name, change)
         )
+        sweeper = ParamSweeper(path, sweeps, save_sweeps=True, name=name, **options)
         self._check_manifest(sweeper)
         return sweeper
 
@@ -403,14 +476,70 @@ class Engine:
                 )
             if self.current_run is not None:
                 self.current_run.update(**{f"{sweeper.name}_{k}": v for k, v in changes.items()})
+        # done records outside the space (dropped with --force): kept, and shown as such
+        outside = set((previous or {}).get("outside") or ()) | set(
+            self._outside.get(sweeper.name, ())
+        )
         manifest = {
             "count": count,
             "digest": digest,
             "factors": _factors(sweeper),
             "options": self.config,
             "options_key": options_key,
+            "outside": sorted(k for k in outside if k not in sweeper),
         }
         self.experiment.write_manifest(sweeper.name, manifest)
+
+    def _space_changed(self, path: str, name: str, change: SpaceChange) -> None:
+        """The -c contract for a sweeper's parameter space: added combinations are only
+        added; dropped ones are refused unless --force, and their records kept."""
+        assert self.args is not None
+        if change.added:
+            _log.info(
+                "sweeper %s: +%d combinations (%d before, %d now)",
+                name,
+                change.added,
+                change.before,
+                change.after,
+            )
+        if not change.removed:
+            return
+        done = set(ParamSweeper(path, name=name, readonly=True).keys("done"))
+        removed_done = sorted(k for k in change.removed if k in done)
+        if not self.args.force:
+            example = repr(dict(self._saved_combination(path, change.removed[0])))
+            raise SpaceChangedError(
+                self.result_dir or path,
+                name,
+                len(change.removed),
+                len(removed_done),
+                change.before,
+                example,
+            )
+        _log.warning(
+            "--force: sweeper %s drops %d combination(s), %d of them done: their records are "
+            "kept, outside the space",
+            name,
+            len(change.removed),
+            len(removed_done),
+        )
+        self._outside[name] = removed_done
+        if self.current_run is not None:
+            self.current_run.update(
+                **{
+                    f"{name}_space_forced": {
+                        "removed": len(change.removed),
+                        "done": len(removed_done),
+                    }
+                }
+            )
+
+    @staticmethod
+    def _saved_combination(path: str, key: str) -> Mapping[str, Any]:
+        try:
+            return ParamSweeper(path, readonly=True).combination(key)
+        except (SweepstackError, KeyError):
+            return {"key": key}
 
     def records(self, sweeper: ParamSweeper, *, eager: bool = False) -> Iterator[Record]:
         """Claim combinations one by one and yield each as a :class:`~sweepstack.dag.Record`.
@@ -504,6 +633,8 @@ class Engine:
         except KeyboardInterrupt:
             raise  # start() gives the combination back
         except Exception as err:
+            if is_environment_error(err):
+                raise  # start() gives the combination back and stops: not its failure
             self._record_failure(flight, err)
             if self.args is not None and self.args.fail_fast:
                 self._in_flight = None

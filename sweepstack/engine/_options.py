@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["add_engine_options", "child_command", "result_options", "without_options"]
+__all__ = ["add_engine_options", "add_help", "child_command", "result_options", "without_options"]
 
 ENGINE_DESTS = frozenset(
     {
@@ -28,6 +28,9 @@ ENGINE_DESTS = frozenset(
         "fail_fast",
         "worker_of",
         "slurm_options",
+        "force",
+        "debug",
+        "help",
     }
 )
 """Options of the engine itself: they never change what a combination computes."""
@@ -135,7 +138,34 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stop at the first failed combination",
     )
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="continue -c DIR even if it was made by another engine, or if the parameter "
+        "space lost combinations (their records are kept, outside the space)",
+    )
+    group.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of a sweepstack error (also: SWEEPSTACK_DEBUG=1)",
+    )
     group.add_argument("--worker-of", dest="worker_of", default=None, help=argparse.SUPPRESS)
+
+
+def add_help(parser: argparse.ArgumentParser) -> None:
+    """Add ``-h/--help`` first in the list of options, once the engine's own are added.
+
+    The parser is made without it so that options added in ``init()`` (which runs after
+    a first parse) are in the help: ``--help`` in that first parse would exit too early.
+    """
+    if any("-h" in action.option_strings for action in parser._actions):
+        return
+    action = parser.add_argument(
+        "-h", "--help", action="help", help="show this help message and exit"
+    )
+    for container in (parser._actions, parser._optionals._group_actions):
+        container.remove(action)
+        container.insert(0, action)
 
 
 def _jsonable(value: Any) -> Any:

@@ -91,6 +91,8 @@ def reason_of(err: OSError) -> str:
         return "read-only file system"
     if err.errno == errno.ENOENT:
         return "its folder does not exist"
+    if err.errno in (errno.ENOTDIR, errno.EEXIST):
+        return "a file is in the way (a part of the path is a file, not a folder)"
     return err.strerror or str(err)
 
 

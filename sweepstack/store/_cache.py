@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from sweepstack.errors import ArtifactCorruptError, StoreWriteError
-from sweepstack.store._atomic import is_temp_name, publish_dir, temp_name
+from sweepstack.store._atomic import is_temp_name, publish_dir, reason_of, temp_name
 from sweepstack.store._check import quarantine_file
 from sweepstack.store._format import CACHE_DIR, FORMAT_VERSION, QUARANTINE_DIR, dumps, shard
 from sweepstack.store._names import SHORT_HOST
@@ -211,10 +211,13 @@ class ArtifactCache:
             self._shards.add(parent)
         tmp = temp_name(final)
         try:
-            os.mkdir(tmp)
-        except FileNotFoundError:  # the shard was removed behind our back
-            _makedirs(parent)
-            os.mkdir(tmp)
+            try:
+                os.mkdir(tmp)
+            except FileNotFoundError:  # the shard was removed behind our back
+                _makedirs(parent)
+                os.mkdir(tmp)
+        except OSError as err:  # read-only, no space, permissions: the store's, not the stage's
+            raise StoreWriteError(final, reason_of(err)) from err
         try:
             write(tmp)
             checksum, files = checksum_folder(tmp)
@@ -302,4 +305,4 @@ def _makedirs(path: str) -> None:
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as err:
-        raise StoreWriteError(path, err.strerror or str(err)) from err
+        raise StoreWriteError(path, reason_of(err)) from err

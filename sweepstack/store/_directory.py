@@ -99,7 +99,7 @@ def _make_folder(path: str) -> None:
     try:
         os.makedirs(path, exist_ok=True)
     except FileExistsError as err:
-        raise StoreWriteError(path, "a file of that name is in the way") from err
+        raise StoreWriteError(path, "a file is in the way (a part of the path is a file, not a folder)") from err
     except OSError as err:
         raise StoreWriteError(path, reason_of(err)) from err
 

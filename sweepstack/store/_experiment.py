@@ -20,6 +20,7 @@ from sweepstack.errors import (
     CorruptEntryError,
     CorruptEntryWarning,
     FormatVersionError,
+    SweepstackError,
 )
 from sweepstack.store._atomic import read_bytes, reason_of
 from sweepstack.store._cache import ArtifactCache
@@ -190,9 +191,24 @@ class Experiment:
         with gc_paused():
             for name in self._sweep_names(sweep):
                 summaries, problems = scan(os.path.join(self.path, RECORDS_DIR, name), verify)
-                rows.extend(row(name, summary) for summary in summaries)
+                made = [row(name, summary) for summary in summaries]
+                outside = self.outside_space(name)
+                for r in made if outside else ():
+                    if r["key"] in outside:
+                        r["in_space"] = False  # dropped from the space with --force: kept
+                rows.extend(made)
                 errors.extend(problems)
         return Results(rows, errors)
+
+    def outside_space(self, sweep: str) -> set[str]:
+        """Keys of ``sweep``'s done records that its parameter space no longer holds (a
+        continuation with ``--force`` dropped them); their records are kept, and their
+        rows in :meth:`results` have ``in_space`` False."""
+        try:
+            manifest = self.directory.read_manifest(sweep)
+        except (SweepstackError, ValueError):
+            return set()
+        return set((manifest or {}).get("outside") or ())
 
     def recent_results(self, seconds: float, sweep: str | None = None) -> Results:
         """Rows of the records that ended in the last ``seconds`` (by the writers' clocks).

@@ -3,12 +3,13 @@
 from sweepstack._keys import canonical, param_key, register_key_type
 from sweepstack.sweep._check import check_sweeper
 from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
-from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats
+from sweepstack.sweep._sweeper import Claim, ParamSweeper, SpaceChange, SweeperStats
 
 __all__ = [
     "Claim",
     "HashableDict",
     "ParamSweeper",
+    "SpaceChange",
     "SweeperStats",
     "canonical",
     "check_sweeper",

@@ -24,6 +24,7 @@ from sweepstack.errors import (
     ClaimLostWarning,
     NoSweepsError,
     StoreWriteError,
+    UnkeyableValueError,
     UnknownCombinationError,
 )
 from sweepstack.store._atomic import reason_of
@@ -43,7 +44,7 @@ from sweepstack.sweep._owner import Owner, current_owner, is_dead
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState
 
-__all__ = ["Claim", "ParamSweeper", "SweeperStats", "restore_state"]
+__all__ = ["Claim", "ParamSweeper", "SpaceChange", "SweeperStats", "restore_state"]
 
 COMPACT_MIN_ENTRIES = 50_000
 """Compaction runs when the journal holds more entries than this and than the state."""
@@ -70,6 +71,30 @@ class Claim:
     lease: float
     seen_ago: float
     mine: bool
+
+
+@dataclass(frozen=True)
+class SpaceChange:
+    """How a sweeper's new combinations differ from its saved ones.
+
+    Attributes:
+        before: the number of saved combinations.
+        after: the number of new ones.
+        added: how many of the new ones were not saved.
+        removed: the keys of saved combinations that are not in the new ones.
+    """
+
+    before: int
+    after: int
+    added: int
+    removed: list[str]
+
+    @classmethod
+    def between(cls, saved: Space, new: Space) -> SpaceChange:
+        old, now = saved.index, new.index
+        removed = [key for key in saved.keys if key not in now]
+        added = sum(1 for key in new.keys if key not in old)
+        return cls(len(saved), len(new), added, removed)
 
 
 class SweeperStats(tuple):
@@ -140,6 +165,9 @@ class ParamSweeper:
             cost per call.
         retry_failed: hand out failed combinations again.
         readonly: never lock or write (``status`` and reports, while workers run).
+        on_space_change: with ``save_sweeps``, called with a :class:`SpaceChange` when
+            ``sweeps`` differ from the saved ones, before they replace them; it may
+            raise to refuse the change (the engine's ``-c`` contract).
 
     Raises:
         NoSweepsError: ``sweeps`` is None and none are saved in the folder.
@@ -159,6 +187,7 @@ class ParamSweeper:
         order: Callable[[HashableDict], Any] | None = None,
         retry_failed: bool = False,
         readonly: bool = False,
+        on_space_change: Callable[[SpaceChange], None] | None = None,
     ) -> None:
         self._dir = os.path.abspath(os.fspath(persistence_dir))
         self._readonly = readonly
@@ -189,6 +218,7 @@ class ParamSweeper:
         self._handed: dict[int, str] = {}
         self._next_recovery = 0.0
         self._last_read = 0.0  # monotonic time of this instance's last journal read
+        self._on_space_change = on_space_change
         self.set_sweeps(sweeps, save_sweeps)
 
     # --- the lock and the journal session -----------------------------------------------
@@ -284,6 +314,9 @@ class ParamSweeper:
             save = save_sweeps and not self._readonly
             space = Space.from_combinations(sweeps, columns=save)
             if save and Space.saved_digest(path) != space.digest():
+                if self._on_space_change is not None and os.path.exists(path):
+                    # before the new space replaces the saved one: the hook may refuse it
+                    self._on_space_change(SpaceChange.between(Space.load(path), space))
                 space.save(path)
         else:
             try:
@@ -399,6 +432,15 @@ class ParamSweeper:
         if position is None:
             raise UnknownCombinationError(key, self._name, "combination")
         return self._state.space.combination(position)
+
+    def __contains__(self, item: object) -> bool:
+        """True if ``item`` (a key, or a combination) is one of this instance's sweeps."""
+        if isinstance(item, Mapping):
+            try:
+                item = param_key(item)
+            except UnkeyableValueError:
+                return False
+        return isinstance(item, str) and item in self._state.space.index
 
     def fingerprint(self) -> str:
         """A digest of this instance's sweeps (their keys, in order): equal sweeps, equal digests."""

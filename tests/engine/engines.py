@@ -64,6 +64,31 @@ class Counting(Options):
             halve(compute(record))
 
 
+class OtherEngine(Options):
+    """Another experiment script's engine: the same sweep, another class."""
+
+    def run(self):
+        sweeper = self.sweeper(sweep({"i": list(range(self.args.n))}))
+        for record in self.records(sweeper):
+            compute(record)
+
+
+class ExecoStyle(Engine):
+    """Options added in __init__, execo_engine's way, and in init()."""
+
+    def __init__(self):
+        super().__init__()
+        self.args_parser.add_argument("--from-init-method", type=int, default=7)
+        self.seen_in_init = None
+
+    def init(self):
+        self.seen_in_init = self.args.from_init_method
+        self.args_parser.add_argument("--from-init-hook", default="x", help="added in init()")
+
+    def run(self):
+        pass
+
+
 class BodyFails(Options):
     """The loop body itself raises on combination 2 (outside any stage)."""
 

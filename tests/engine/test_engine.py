@@ -13,7 +13,7 @@ import time
 import pytest
 
 import sweepstack
-from sweepstack.errors import NotAnExperimentError, OptionsChangedWarning, StoreWriteError
+from sweepstack.errors import NotAnExperimentError, OptionsChangedWarning
 from tests.engine import engines
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -97,17 +97,24 @@ def test_records_are_written_with_stage_timings_fields_and_outputs(tmp_path):
     assert record["run"].startswith("Counting_1_") and record["duration"] >= 0
 
 
+def _start_with_failures(engine, argv):
+    """start() of a run in which combinations fail: it exits with status 1."""
+    with pytest.raises(SystemExit) as exited:
+        engine.start(argv)
+    assert exited.value.code == 1
+
+
 def test_a_failing_combination_is_recorded_with_its_traceback_while_the_others_complete(
     tmp_path, caplog
 ):
     path = str(tmp_path / "exp")
     with caplog.at_level("INFO", logger="sweepstack.engine"):
-        engines.Counting().start(["-c", path, "--n", "5", "--fail-on", "3"])
+        _start_with_failures(engines.Counting(), ["-c", path, "--n", "5", "--fail-on", "3"])
     # the run ends with a summary that says where the failures are
     (summary,) = [r for r in caplog.records if "combination(s) done" in r.getMessage()]
     assert summary.levelname == "WARNING"
     assert "4 combination(s) done, 1 failed" in summary.getMessage()
-    assert "--where \"status == 'failed'\"" in summary.getMessage()
+    assert f"exit status 1 (why: sweepstack failures {path})" in summary.getMessage()
     records = _records(path)
     assert [records[i]["status"] for i in range(5)] == ["done", "done", "done", "failed", "done"]
     failure = records[3]["exception"]
@@ -130,7 +137,7 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path):
 
 def test_failed_combinations_run_again_with_retry_failed(tmp_path):
     path = str(tmp_path / "exp")
-    engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "1"])
+    _start_with_failures(engines.Counting(), ["-c", path, "--n", "3", "--fail-on", "1"])
     with pytest.warns(OptionsChangedWarning, match="fail_on: 1 -> 99"):
         engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "99", "--retry-failed"])
     records = _records(path)
@@ -164,7 +171,7 @@ def test_a_rerun_computes_nothing_and_overwrite_recomputes(tmp_path):
 
 def test_continuing_a_finished_experiment_says_how_to_recompute(tmp_path, caplog):
     path = str(tmp_path / "exp")
-    engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "1"])
+    _start_with_failures(engines.Counting(), ["-c", path, "--n", "3", "--fail-on", "1"])
     with caplog.at_level("INFO", logger="sweepstack.engine"):
         engines.Counting().start(["-c", path, "--n", "3", "--fail-on", "1"])
     (line,) = [r.getMessage() for r in caplog.records if "nothing to do" in r.getMessage()]
@@ -189,17 +196,42 @@ def test_continuing_with_other_result_options_warns_and_records_it(tmp_path):
     assert second["main_options_changed"] == {"work": [0.0, 0.001]}
 
 
-def test_c_on_a_folder_of_other_files_is_a_clear_error(tmp_path):
+def _refused(engine, argv, capsys, status=2):
+    """start() that stops on a sweepstack error: exit ``status`` and one line on stderr."""
+    with pytest.raises(SystemExit) as exited:
+        engine.start(argv)
+    assert exited.value.code == status
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    return lines[0]
+
+
+def test_c_on_a_folder_of_other_files_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(NotAnExperimentError, match=r"notes\.txt"):
-        engines.Counting().start(["-c", str(tmp_path), "--n", "1"])
+    line = _refused(engines.Counting(), ["-c", str(tmp_path), "--n", "1"], capsys)
+    assert "notes.txt" in line and "not a sweepstack experiment" in line
     assert os.listdir(tmp_path) == ["notes.txt"]
+    with pytest.raises(NotAnExperimentError, match=r"notes\.txt"):  # --debug: the exception
+        engines.Counting().start(["-c", str(tmp_path), "--n", "1", "--debug"])
 
 
-def test_unwritable_c_dir_is_a_clear_error(tmp_path):
+def test_c_under_a_regular_file_says_it_is_a_file_not_a_disk_problem(tmp_path, capsys):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(StoreWriteError, match="cannot write"):
-        engines.Counting().start(["-c", str(tmp_path / "file" / "exp"), "--n", "1"])
+    line = _refused(engines.Counting(), ["-c", str(tmp_path / "file" / "exp"), "--n", "1"], capsys)
+    assert "cannot write" in line and "not a file" in line and "free some space" not in line
+
+
+def test_c_naming_a_regular_file_says_it_is_a_file(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    line = _refused(engines.Counting(), ["-c", str(tmp_path / "file"), "--n", "1"], capsys)
+    assert "not a file" in line and "free some space" not in line
+
+
+def test_sweepstack_debug_environment_variable_shows_the_traceback(tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("mine")
+    monkeypatch.setenv("SWEEPSTACK_DEBUG", "1")
+    with pytest.raises(NotAnExperimentError):
+        engines.Counting().start(["-c", str(tmp_path), "--n", "1"])
 
 
 # --- outputs ----------------------------------------------------------------------------
