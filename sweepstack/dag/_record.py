@@ -487,7 +487,7 @@ class Record:
         return {
             "key": self.key,
             "params": jsonable(self._params._data),
-            "fields": dict(self.fields),
+            "fields": self.fields.to_dict(),
             "exception": exception,
             "stages": self.stages,
             "outputs": self.outputs(),
