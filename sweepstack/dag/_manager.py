@@ -200,7 +200,11 @@ class ArtifactManager:
             Exception: the first stage failure (every record is still stored).
         """
         first_error: BaseException | None = None
-        for record in self.records:
+        # aggregates first, the latest first: a member stage that only feeds an
+        # aggregate found cached is then passed over, as the map predicts
+        aggregating = [r for r in self.records if any(c.stage.is_aggregate for c in r._calls)]
+        rest = [r for r in self.records if not any(r is a for a in aggregating)]
+        for record in aggregating[::-1] + rest:
             try:
                 record.resolve()
             except Exception as err:
@@ -218,8 +222,10 @@ class ArtifactManager:
             statuses = [s["status"] for s in record.stages]
             if record.exception is not None:
                 status = "failed"
-            elif statuses and all(s in ("run", "hit", "skipped") for s in statuses):
-                status = "done"
+            elif not record._calls or (
+                statuses and all(s in ("run", "hit", "skipped") for s in statuses)
+            ):
+                status = "done"  # a record with fields and no stage is done, as in the engine
             else:
                 continue  # not resolved yet
             document = record.to_document()
