@@ -11,6 +11,8 @@ import pickle
 
 import numpy
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sweepstack
 from sweepstack import Engine, Record, stage, sweep
@@ -243,3 +245,54 @@ def test_nested_dicts_read_and_change_by_attribute():
 def test_a_deleted_field_as_attribute_that_does_not_exist_is_an_attribute_error():
     with pytest.raises(AttributeError):
         del FieldDict().x
+
+
+# --- a property: in-place changes through a field equal the same changes on a plain dict --------
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=3))
+_keys = st.sampled_from(["a", "b", "c"])
+_steps = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "append", "delete", "nest", "refuse"]),
+        st.lists(_keys, max_size=2),  # the path of dict keys to the container changed
+        _keys,
+        _scalars,
+    ),
+    max_size=12,
+)
+
+
+def _walk(value, path):
+    for key in path:
+        inner = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(inner, dict):
+            return value
+        value = inner
+    return value
+
+
+@given(_steps)
+def test_in_place_changes_through_a_field_match_the_same_changes_on_a_plain_dict(steps):
+    persisted = {}
+    fields = FieldDict(on_change=lambda name, value: persisted.__setitem__(name, value))
+    fields["f"] = {}
+    model: dict = {}
+    for op, path, key, value in steps:
+        target, expected = _walk(fields["f"], path), _walk(model, path)
+        if op == "set":
+            target[key], expected[key] = value, value
+        elif op == "nest":
+            target[key], expected[key] = {}, {}
+        elif op == "append":
+            if isinstance(expected.get(key), list):
+                target[key].append(value)
+                expected[key].append(value)
+            else:
+                target[key], expected[key] = [value], [value]
+        elif op == "delete" and key in expected:
+            del target[key]
+            del expected[key]
+        elif op == "refuse":
+            with pytest.raises(FieldValueError, match="'f'"):
+                target[key] = {1, 2}  # a set: refused, and nothing changes
+        assert fields.to_dict() == {"f": model} == {"f": persisted["f"]}
