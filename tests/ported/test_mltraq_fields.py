@@ -296,3 +296,34 @@ def test_in_place_changes_through_a_field_match_the_same_changes_on_a_plain_dict
             with pytest.raises(FieldValueError, match="'f'"):
                 target[key] = {1, 2}  # a set: refused, and nothing changes
         assert fields.to_dict() == {"f": model} == {"f": persisted["f"]}
+
+
+# --- fields as the columns of the results (MLtraq's runs.df()) ------------------------------------
+
+
+class AttributeFields(Engine):
+    """Fields set as attributes and changed in place, for the results table."""
+
+    def run(self):
+        for record in self.records(self.sweeper(sweep({"data": [100, 200, 300]}))):
+            scores(record)
+
+
+@stage(outputs=[], params=["data"])
+def scores(record):
+    record.fields.result1 = record.params["data"] + 5
+    record.fields["opt"] = {"lr": 0.1}
+    record.fields.opt.lr = record.params["data"] / 1000
+    if record.params["data"] == 300:
+        raise ValueError("error 123")  # after result1: a failed record keeps it
+    record.fields.result2 = record.params["data"] + 10
+
+
+def test_fields_set_as_attributes_and_changed_in_place_are_columns_of_the_results(tmp_path):
+    path = str(tmp_path / "exp")
+    AttributeFields().start(["-c", path])
+    rows = {row["data"]: row for row in sweepstack.open(path).results()}
+    assert [rows[d]["result1"] for d in (100, 200, 300)] == [105, 205, 305]
+    assert [rows[d]["opt.lr"] for d in (100, 200, 300)] == [0.1, 0.2, 0.3]
+    assert [rows[d].get("result2") for d in (100, 200, 300)] == [110, 210, None]
+    assert rows[300]["status"] == "failed" and "error 123" in rows[300]["exception"]
