@@ -277,3 +277,24 @@ def test_member_outputs_a_running_aggregate_does_not_read_are_still_made_and_sto
     assert summary.state["sum"] == 1 and RAN == {"member": 2, "unread": 2, "sums": 1}
     stored = ExperimentDir.open(path)
     assert all(stored.read_record("live", m.key)["status"] == "done" for m in members)
+
+
+@stage(outputs=["input"], params=["i"], version="1", cachers=[CountingLoads])
+def counted(record):
+    return record.params["i"]
+
+
+@aggregate(inputs=["input"], outputs=["both"], version="1")
+def both_ways(record, records, input):
+    return ((sum(input.values()), sum(r.state["input"] for r in records)),)
+
+
+def test_an_aggregate_reading_a_cached_member_output_twice_loads_it_once(cache):
+    members = [counted(Record({"i": i}, cache=cache)) for i in range(3)]
+    for member_record in members:
+        member_record.resolve()
+    LOADED.clear()
+    members = [counted(Record({"i": i}, cache=cache)) for i in range(3)]
+    summary = both_ways(Record({}, key="s", cache=cache), members)
+    assert summary.state["both"] == (3, 3)
+    assert LOADED["data"] == 3

@@ -327,3 +327,21 @@ def test_fields_set_as_attributes_and_changed_in_place_are_columns_of_the_result
     assert [rows[d]["opt.lr"] for d in (100, 200, 300)] == [0.1, 0.2, 0.3]
     assert [rows[d].get("result2") for d in (100, 200, 300)] == [110, 210, None]
     assert rows[300]["status"] == "failed" and "error 123" in rows[300]["exception"]
+
+
+def test_a_nested_change_made_in_a_stage_comes_back_on_a_cache_hit(tmp_path):
+    from sweepstack.store._cache import ArtifactCache
+
+    cache = ArtifactCache(str(tmp_path / "cache"))
+
+    @stage(outputs=["x"], params=[], version="1")
+    def nested(record):
+        record.fields["m"] = {"steps": []}
+        record.fields["m"]["steps"].append(1)
+        record.fields.m.done = True
+        return 1
+
+    nested(Record({}, cache=cache)).resolve()
+    again = nested(Record({}, cache=cache)).resolve()
+    assert again.stages[0]["status"] == "hit"
+    assert again.fields.to_dict() == {"m": {"steps": [1], "done": True}}
