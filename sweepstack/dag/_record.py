@@ -161,6 +161,15 @@ class State(Mapping):
         return f"<state {sorted(self._record._producers)}>"
 
 
+def _text(text: str) -> str:
+    """``text`` made writable as UTF-8: a failure's message must never be unstorable."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _member_read(running: Call, record: Record, name: str, producer: Any) -> Any:
     """``record.state[name]`` read while the stage ``running`` of another record runs."""
     stage = running.stage
@@ -518,9 +527,11 @@ class Record:
             kind = type(err)
             exception = {
                 "type": f"{kind.__module__}.{kind.__qualname__}",
-                "message": str(err),
+                "message": _text(str(err)),
                 "stage": self.failed_stage,
-                "traceback": "".join(traceback.format_exception(kind, err, err.__traceback__)),
+                "traceback": _text(
+                    "".join(traceback.format_exception(kind, err, err.__traceback__))
+                ),
             }
         return {
             "key": self.key,

@@ -74,6 +74,7 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, str):
         if len(value) > MAX_STR:
             raise _Refused(value, f"a string of {len(value):,} characters, more than {MAX_STR:,}")
+        _check_text(value)
         return str.__str__(value)
     kind = type(value)
     if kind.__module__ == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
@@ -91,14 +92,26 @@ def _scalar(value: Any) -> Any:
     raise _Refused(value, "")
 
 
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # lone surrogates (from os.fsdecode of bad bytes, say) cannot be written as UTF-8
+        raise _Refused(
+            text,
+            "a str with unpaired surrogates, which is not text; decode its bytes with "
+            "errors='replace', or store text.encode('utf-8', 'surrogateescape').hex()",
+        ) from None
+
+
 def _normalize(value: Any, depth: int, count: list[int]) -> Any:
     kind = type(value)
     if kind is str or kind is int or kind is float or kind is bool or value is None:
         count[0] += 1
         if count[0] > MAX_ITEMS:
             raise _Refused(_WHOLE, f"more than {MAX_ITEMS} values in all")
-        if kind is str and len(value) > MAX_STR:
-            return _scalar(value)  # raises with the length
+        if kind is str:
+            return _scalar(value)  # checks its length and that it is text
         return value
     if isinstance(value, (list, tuple, Mapping)):
         if depth >= MAX_DEPTH:
@@ -108,6 +121,7 @@ def _normalize(value: Any, depth: int, count: list[int]) -> Any:
             for k, v in value.items():
                 if not isinstance(k, str):
                     raise _Refused(k, f"a dict key of type {type_name(k)}; dict keys must be str")
+                _check_text(k)
                 out[str.__str__(k)] = _normalize(v, depth + 1, count)
             return out
         return [_normalize(v, depth + 1, count) for v in value]

@@ -345,3 +345,40 @@ def test_a_nested_change_made_in_a_stage_comes_back_on_a_cache_hit(tmp_path):
     again = nested(Record({}, cache=cache)).resolve()
     assert again.stages[0]["status"] == "hit"
     assert again.fields.to_dict() == {"m": {"steps": [1], "done": True}}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("bad \ud800", id="str"),
+        pytest.param({"bad \udcff": 1}, id="dict-key"),
+        pytest.param(["ok", "bad \udcff"], id="nested"),
+    ],
+)
+def test_text_with_unpaired_surrogates_is_refused_when_set(value):
+    with pytest.raises(FieldValueError, match="surrogates"):
+        validate_field("name", value)
+
+
+class SurrogateFailure(Engine):
+    """The second combination fails with a message that is not valid text."""
+
+    def run(self):
+        for record in self.records(self.sweeper(sweep({"i": [0, 1, 2]}))):
+            garbled(record)
+
+
+@stage(outputs=[], params=["i"])
+def garbled(record):
+    record.fields["i"] = record.params["i"]
+    if record.params["i"] == 1:
+        raise ValueError("file b'\\xff' decoded as \udcff")
+
+
+def test_a_failure_whose_message_is_not_text_is_recorded_and_the_session_goes_on(tmp_path):
+    path = str(tmp_path / "exp")
+    SurrogateFailure().start(["-c", path])
+    records = {r["params"]["i"]: r for r in sweepstack.open(path).records()}
+    assert [records[i]["status"] for i in range(3)] == ["done", "failed", "done"]
+    assert "\\udcff" in records[1]["exception"]["message"]
+    assert sweepstack.open(path).runs[0].status == "complete"
