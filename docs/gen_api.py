@@ -14,7 +14,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-import sweepstack  # noqa: E402, F401  (fails early if the checkout is not importable)
+import sweepstack  # noqa: E402  (fails early if the checkout is not importable)
 
 SECTIONS = [
     ("Engine", "sweepstack.engine", ["Engine", "Interrupted", "redirect_outputs", "copy_outputs"]),
@@ -129,6 +129,13 @@ def _public_members(cls: type) -> list[tuple[str, object]]:
     return members
 
 
+def _where(module: str, name: str) -> list[str]:
+    """The note for a name that only its subpackage exports."""
+    if hasattr(sweepstack, name):
+        return []
+    return [f"*Not in `sweepstack` itself: `from {module} import {name}`.*", ""]
+
+
 def _entry(module: str, name: str, obj: object) -> list[str]:
     lines = []
     if inspect.isclass(obj):
@@ -138,6 +145,7 @@ def _entry(module: str, name: str, obj: object) -> list[str]:
             f"```python\nclass {name}{_signature(obj, returns=False)}\n```",
             "",
         ]
+        lines += _where(module, name)
         lines += [_doc(obj), ""]
         for member, value in _public_members(obj):
             if isinstance(value, property):
@@ -155,6 +163,7 @@ def _entry(module: str, name: str, obj: object) -> list[str]:
             "",
             f"```python\n{name}{_signature(obj)}\n```",
             "",
+            *_where(module, name),
             _doc(obj),
             "",
         ]

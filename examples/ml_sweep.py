@@ -26,7 +26,7 @@ def load(record):
 
     loader = {"breast_cancer": datasets.load_breast_cancer, "wine": datasets.load_wine}
     features, target = loader[record.params["dataset"]](return_X_y=True)
-    return features, target
+    return ((features, target),)  # one output: a tuple value comes wrapped, as in curifactory
 
 
 @stage(inputs=["data"], outputs=["split"], params=["seed", "test_size"])

@@ -459,16 +459,29 @@ class UndeclaredParamError(SweepstackError, KeyError):
 class StageOutputError(SweepstackError, ValueError):
     """A stage returned a different number of outputs than it declares."""
 
-    def __init__(self, stage: str, expected: int, got: int) -> None:
-        super().__init__(stage, expected, got)
+    def __init__(
+        self, stage: str, expected: int, got: int, outputs: tuple[str, ...] | list[str] = ()
+    ) -> None:
+        super().__init__(stage, expected, got, tuple(outputs))
         self.stage = stage
         self.expected = expected
         self.got = got
+        self.outputs = tuple(outputs)
 
     def __str__(self) -> str:
+        names = f" {list(self.outputs)}" if self.outputs else ""
+        if self.expected == 1:
+            how = (
+                "A stage with one output returns its value; a tuple is read as one value per "
+                "output, so return a tuple value wrapped in another: return ((a, b),)."
+            )
+        elif self.expected == 0:
+            how = "A stage with no outputs returns None; declare outputs=[...] to cache a value."
+        else:
+            how = "Return one value per name in outputs=[...], as a tuple."
         return (
-            f"stage {self.stage!r} declares {self.expected} output(s) but returned {self.got}. "
-            "Return one value per name in outputs=[...], as a tuple when there are several."
+            f"stage {self.stage!r} declares {self.expected} output(s){names} but returned "
+            f"{self.got}. {how}"
         )
 
 

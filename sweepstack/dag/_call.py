@@ -23,6 +23,7 @@ the last stage of a pipeline restores every field the pipeline set.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -50,6 +51,14 @@ FAILED = "failed"
 
 _UNSET: Any = object()
 
+_running = threading.local()
+
+
+def running_call() -> Call | None:
+    """The stage call executing in this thread (its function is running), or None."""
+    stack = getattr(_running, "stack", None)
+    return stack[-1] if stack else None
+
 
 def _report_corrupt(err: ArtifactCorruptError) -> None:
     warnings.warn(f"{err} Recomputing it now.", ArtifactCorruptWarning, stacklevel=4)
@@ -65,6 +74,7 @@ class Call:
         "_parts",
         "_recovered",
         "consumed",
+        "consumers",
         "done",
         "duration",
         "fields",
@@ -96,6 +106,7 @@ class Call:
         self.sources = sources
         self.members = members
         self.consumed = False  # a later call of the same record takes one of its outputs
+        self.consumers: list[Call] = []  # aggregates of other records taking its outputs
         self.reset()
 
     def reset(self) -> None:
@@ -122,11 +133,23 @@ class Call:
     # --- the graph ------------------------------------------------------------------
 
     def producers(self) -> Iterator[Any]:
-        """The nodes whose outputs this one takes, in input order."""
+        """The nodes whose outputs this one takes, in input order.
+
+        An aggregate also depends on every output of its members (it may read their
+        ``record.state``, and their keys are in its own), so those come after its inputs.
+        """
         if self.stage.is_aggregate:
+            seen: set[int] = set()
             for entries in self.sources.values():
                 for _, producer, _ in entries:
-                    yield producer
+                    if id(producer) not in seen:
+                        seen.add(id(producer))
+                        yield producer
+            for member in self.members or ():
+                for producer in member._producers.values():
+                    if id(producer) not in seen:
+                        seen.add(id(producer))
+                        yield producer
         else:
             for producer, _ in self.sources.values():
                 yield producer
@@ -158,6 +181,9 @@ class Call:
                     name: {m.key: p.key_of(o) for m, p, o in entries}
                     for name, entries in self.sources.items()
                 }
+                # an aggregate may read its members' record.state: every output a member
+                # has counts in the key, so such a read can never make the cache stale
+                parts["state"] = {m.key: _state_keys(m) for m in self.members}
             else:
                 parts["inputs"] = {name: p.key_of(o) for name, (p, o) in self.sources.items()}
             self._base = key_base(parts)
@@ -301,6 +327,8 @@ class Call:
         self.status = RUN
         inputs = self._gather()
         record._enter(self)
+        stack = _running.__dict__.setdefault("stack", [])
+        stack.append(self)
         start = time.perf_counter()
         try:
             if stage.is_aggregate:
@@ -313,6 +341,7 @@ class Call:
             raise
         finally:
             self.duration = time.perf_counter() - start
+            stack.pop()
             record._leave()
         try:
             self._store(values)
@@ -322,17 +351,25 @@ class Call:
         self.done = True
 
     def _split(self, result: Any) -> tuple[Any, ...]:
-        n = len(self.stage.outputs)
+        # curifactory's rule: a tuple is one value per output, anything else is the
+        # single output's value; so a tuple value of a one-output stage comes wrapped,
+        # ((a, b),), and a bare (a, b) there is an error rather than a silent pair
+        names = self.stage.outputs
+        n = len(names)
         if n == 0:
             if result is not None:
-                raise StageOutputError(self.stage.name, 0, 1)
+                raise StageOutputError(self.stage.name, 0, 1, names)
             return ()
         if n == 1:
+            if isinstance(result, tuple):
+                if len(result) != 1:
+                    raise StageOutputError(self.stage.name, 1, len(result), names)
+                return (result[0],)
             return (result,)
         if not isinstance(result, (tuple, list)):
-            raise StageOutputError(self.stage.name, n, 1)
+            raise StageOutputError(self.stage.name, n, 1, names)
         if len(result) != n:
-            raise StageOutputError(self.stage.name, n, len(result))
+            raise StageOutputError(self.stage.name, n, len(result), names)
         return tuple(result)
 
     def _lineage(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -373,6 +410,7 @@ class Call:
         }
         if stage.is_aggregate:
             base_meta["members"] = parts["members"]
+            base_meta["state"] = parts["state"]
         if record.store_full:
             base_meta["source"] = stage.source
         for i, (output, value) in enumerate(zip(stage.outputs, values)):
@@ -412,7 +450,7 @@ class Call:
         if not lazy.resolve:
             return lazy
         try:
-            return lazy.load()
+            value = lazy.load()
         except ArtifactCorruptError as err:
             if self._recovered or self.record.cache is None:
                 raise
@@ -422,6 +460,16 @@ class Call:
             self._recovered = True
             self.materialize()
             return self.input_value(output)
+        if self._keeps(output):
+            self.values[output] = value  # loaded once, as curifactory loads into the record
+        return value
+
+    def _keeps(self, output: str) -> bool:
+        """True if ``output``, once loaded, stays in memory (it is not Lazy)."""
+        stage, record = self.stage, self.record
+        i = stage.outputs.index(output)
+        lazy = stage.lazy[i] or record.lazy or not getattr(stage.cachers[i], "keep_value", True)
+        return not lazy or record.ignore_lazy
 
     # --- describing -----------------------------------------------------------------
 
@@ -446,7 +494,13 @@ class Call:
                 continue
             if call.status is not None or call.passed_over(seen):
                 return True
-        return False
+        return not self.consumed and self.needless()
+
+    def needless(self) -> bool:
+        """True if only aggregates of other records take this call's outputs and each of
+        them was found cached, so nothing needs them (an aggregate that runs reads what it
+        needs; what it did not read is still made when this call's record is resolved)."""
+        return bool(self.consumers) and all(c.status == HIT for c in self.consumers)
 
     def entry(self) -> dict[str, Any]:
         """What happened to this call, as JSON values (one item of ``record.stages``)."""
@@ -487,6 +541,7 @@ class Call:
         state = {s: getattr(self, s) for s in self.__slots__}
         # values cross processes as Lazy handles to their artifacts, never as data
         state["values"] = {}
+        state["consumers"] = []  # other records' aggregates stay in this process
         lazies = dict(self.lazies)
         for output in self.saved:
             if output in self.values and self._keys is not None:
@@ -516,3 +571,14 @@ def _writer(stage: str, output: str, cacher: Any, value: Any) -> Any:
             ) from err
 
     return write
+
+
+def _state_keys(member: Record) -> dict[str, str]:
+    """``{output: key}`` of every output of ``member`` that has a key."""
+    keys = {}
+    for name, producer in member._producers.items():
+        try:
+            keys[name] = producer.key_of(name)
+        except Exception:
+            continue  # unkeyable: not readable by the aggregate (a read says so)
+    return keys

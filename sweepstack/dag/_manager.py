@@ -191,7 +191,11 @@ class ArtifactManager(WithOptions):
             Exception: the first stage failure (every record is still stored).
         """
         first_error: BaseException | None = None
-        for record in self.records:
+        # aggregates first, the latest first: a member stage that only feeds an
+        # aggregate found cached is then passed over, as the map predicts
+        aggregating = [r for r in self.records if any(c.stage.is_aggregate for c in r._calls)]
+        rest = [r for r in self.records if not any(r is a for a in aggregating)]
+        for record in aggregating[::-1] + rest:
             try:
                 record.resolve()
             except Exception as err:
@@ -206,8 +210,8 @@ class ArtifactManager(WithOptions):
         if self.xd is None or self.dry:
             return
         for record in self.records if records is None else records:
-            status = result_status(record)
-            if status is None or not record.stages:
+            status = result_status(record)  # a record with fields and no stage is done
+            if status is None:
                 continue  # not resolved yet
             write_result(self.xd, self.sweep, record, status, self.id_run)
             self._written.add(id(record))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from sweepstack._keys import param_key
-from sweepstack.dag._call import Call
+from sweepstack.dag._call import Call, running_call
 from sweepstack.dag._keys import jsonable
 from sweepstack.dag._producer import Producer
 from sweepstack.dag._reportables import store_reportable
@@ -121,6 +121,10 @@ class State(Mapping):
         record = self._record
         active = record._active
         producer = record._producers.get(name)
+        if active is None:
+            running = running_call()
+            if running is not None and running.record is not record:
+                return _member_read(running, record, name, producer)
         if active is not None:
             if name not in active.stage.inputs:
                 raise StageDefinitionError(
@@ -159,6 +163,38 @@ class State(Mapping):
 
     def __repr__(self) -> str:
         return f"<state {sorted(self._record._producers)}>"
+
+
+def _text(text: str) -> str:
+    """``text`` made writable as UTF-8: a failure's message must never be unstorable."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _member_read(running: Call, record: Record, name: str, producer: Any) -> Any:
+    """``record.state[name]`` read while the stage ``running`` of another record runs."""
+    stage = running.stage
+    members = running.members or ()
+    if not stage.is_aggregate or not any(m is record for m in members):
+        raise StageDefinitionError(
+            stage.name,
+            f"read record.state[{name!r}] of another record ({record.key[:12]}); a stage "
+            "reads only its own inputs, and an @aggregate the state of the records it is "
+            "given",
+        )
+    readable = running.parts()["state"].get(record.key, {})
+    if producer is None or name not in readable:
+        raise StageDefinitionError(
+            stage.name,
+            f"read record.state[{name!r}] of member {record.key[:12]}, which had no such "
+            f"output when the aggregate was keyed (its outputs: {sorted(readable)}); call "
+            "the stage that makes it on the member before calling the aggregate",
+        )
+    producer.materialize()
+    return producer.input_value(name)
 
 
 def _overwrite_spec(overwrite: Any) -> bool | frozenset[str] | None:
@@ -403,10 +439,21 @@ class Record(WithOptions):
                         f"{sorted(member._producers)}); pass only records that have it",
                     )
                 sources[name].append((member, producer, name))
-        return Call(self, stage, sources, members)
+        call = Call(self, stage, sources, members)
+        for producer in call.producers():
+            consumers = getattr(producer, "consumers", None)
+            if consumers is not None:
+                consumers.append(call)
+        return call
 
     def _leaves(self) -> list[Any]:
-        return [c for c in self._calls if not c.consumed]
+        # a call whose outputs only an already decided aggregate takes is not a leaf:
+        # resolving its record must not run it when that aggregate was a cache hit
+        return [
+            c
+            for c in self._calls
+            if not c.consumed and not (hasattr(c, "needless") and c.needless())
+        ]
 
     def resolve(self) -> Record:
         """Run what is needed for every stage called on this record; return the record.
@@ -530,14 +577,16 @@ class Record(WithOptions):
             kind = type(err)
             exception = {
                 "type": f"{kind.__module__}.{kind.__qualname__}",
-                "message": str(err),
+                "message": _text(str(err)),
                 "stage": self.failed_stage,
-                "traceback": "".join(traceback.format_exception(kind, err, err.__traceback__)),
+                "traceback": _text(
+                    "".join(traceback.format_exception(kind, err, err.__traceback__))
+                ),
             }
         return {
             "key": self.key,
             "params": jsonable(self._params._data),
-            "fields": dict(self.fields),
+            "fields": self.fields.to_dict(),
             "exception": exception,
             "stages": self.stages,
             "outputs": self.outputs(),

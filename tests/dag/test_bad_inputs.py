@@ -36,7 +36,7 @@ def _all_verify(cache):
 
 @stage(outputs=["x"], params=["n"], version="1")
 def reads(record):
-    return record.vars["read"](record)
+    return (record.vars["read"](record),)  # one output: a tuple value comes wrapped
 
 
 @pytest.mark.parametrize(
@@ -298,7 +298,7 @@ def keep(record):
 
 @stage(inputs=["kept"], outputs=["echo"], params=["a"], version="1")
 def echo(record, kept):
-    return (kept, record.params["a"])
+    return ((kept, record.params["a"]),)
 
 
 @pytest.mark.parametrize("value", ["../../x", "/etc/passwd", "a/b\\c", "..", "\x00nul", "é" * 300])

@@ -149,7 +149,7 @@ def test_stage_without_declared_params_is_keyed_by_every_param():
 def test_declared_config_entry_is_part_of_the_key():
     @stage(outputs=["x"], params=["n", "device"], version="1")
     def on_device(record):
-        return (record.params["n"], record.config["device"])
+        return ((record.params["n"], record.config["device"]),)
 
     cpu = on_device(Record({"n": 1}, config={"device": "cpu", "other": 1}))
     gpu = on_device(Record({"n": 1}, config={"device": "gpu", "other": 1}))

@@ -176,7 +176,7 @@ def test_lazy_without_resolve_hands_the_handle_to_the_next_stage(cache):
     @stage(inputs=["data"], outputs=["path"], params=[], version="1")
     def consume(record, data):
         assert isinstance(data, Lazy)
-        return (data.key, os.path.exists(data.data_path), data.load())
+        return ((data.key, os.path.exists(data.data_path), data.load()),)
 
     key, exists, loaded = consume(produce(Record({}, cache=cache))).state["path"]
     assert exists and loaded == {"x": 1} and len(key) == 32
