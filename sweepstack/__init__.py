@@ -31,7 +31,7 @@ from sweepstack.engine import Engine, Interrupted, copy_outputs, redirect_output
 from sweepstack.errors import SweepstackError, SweepstackWarning
 
 # store/: the experiment directory, runs and results
-from sweepstack.store import Experiment, Results, Run, open
+from sweepstack.store import Experiment, ManagerStore, Results, Run, open
 
 # sweep/: parameter spaces, combination keys, the persistent sweeper
 from sweepstack.sweep import (
@@ -59,6 +59,7 @@ __all__ = [
     "Interrupted",
     "JsonCacher",
     "Lazy",
+    "ManagerStore",
     "ParamSweeper",
     "PathCacher",
     "PickleCacher",

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sweepstack.dag._graph import DAG
+from sweepstack.dag._manager_names import CurifactoryNames
 from sweepstack.dag._record import Record
 from sweepstack.errors import ExperimentNotFoundError
 
@@ -40,7 +41,7 @@ def _finish(run: Any) -> None:
         pass
 
 
-class ArtifactManager:
+class ArtifactManager(CurifactoryNames):
     """Cached stages in a notebook or script, with a live run in an experiment directory.
 
     Args:
@@ -60,6 +61,10 @@ class ArtifactManager:
         eager: run stages as soon as they are called.
         config: fixed options stages may declare and read (``record.config``).
         sweep: the name under which records are stored (``records/<sweep>/``).
+
+    Every documented name of curifactory's manager (``get_artifact_path``,
+    ``run_info``, ``lock``, ``map_records``...) answers in sweepstack's terms: see
+    :class:`~sweepstack.dag._manager_names.CurifactoryNames`.
 
     >>> manager = ArtifactManager("pi", path="results/pi")  # doctest: +SKIP
     >>> record = estimate(draw(manager.record({"n": 1000, "seed": 0, "estimator": "plain"})))  # doctest: +SKIP
@@ -117,10 +122,9 @@ class ArtifactManager:
         if self.cache_path is not None:
             return self.cache_path
         if self.prefix is not None:
-            from sweepstack.store._names import check_name
+            from sweepstack.store._cache import shared_cache_dir
 
-            check_name("cache prefix", self.prefix)
-            return os.path.join(os.path.dirname(self.path), f"cache-{self.prefix}")
+            return shared_cache_dir(self.path, self.prefix)
         return None if self.xd is None else os.path.join(self.xd.path, "cache")
 
     def _open(self, start_run: bool) -> None:
@@ -188,6 +192,7 @@ class ArtifactManager:
             store_full=self.store_full,
             lazy=self.lazy,
             ignore_lazy=self.ignore_lazy,
+            id_experiment=None if self.xd is None else self.xd.id_experiment,
         )
         record._all_records = lambda: list(self.records)
         self.records.append(record)

@@ -30,6 +30,7 @@ from sweepstack.errors import (
     DryRunError,
     StageDefinitionError,
     UndeclaredParamError,
+    UnknownAttributeError,
 )
 from sweepstack.store._fields import FieldDict
 from sweepstack.sweep._keys import param_key
@@ -201,6 +202,11 @@ class Record:
         store_full: keep each stage's source text in its entry and metadata.
         lazy: keep every output out of memory once cached (as if declared ``Lazy``).
         ignore_lazy: keep every output in memory, even those declared ``Lazy``.
+        id_experiment: the ``id_experiment`` of the experiment the record belongs to.
+
+    As MLtraq's runs, a record refuses attributes that are not part of its state
+    (:class:`~sweepstack.errors.UnknownAttributeError`): persist a value in
+    ``record.fields``, keep a scratch one in ``record.vars``.
 
     >>> from sweepstack.dag import stage
     >>> @stage(outputs=["double"], params=["x"])
@@ -225,8 +231,10 @@ class Record:
         store_full: bool = False,
         lazy: bool = False,
         ignore_lazy: bool = False,
+        id_experiment: str | None = None,
     ) -> None:
         params = {} if params is None else params
+        self.id_experiment = id_experiment
         self.key: str = key if key is not None else param_key(params)
         self._params = ReadOnlyDict(params)
         self._config = ReadOnlyDict(config)
@@ -252,6 +260,25 @@ class Record:
         self._reportable_data: dict[str, bytes] = {}
         self._all_records: Callable[[], list[Record]] | None = None
         self._stored_stages: list[dict[str, Any]] | None = None  # from_document
+        self._sealed = True  # from here on, only the names above can be assigned
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # MLtraq's run state is __slots__; here pickling and the stage machinery rely on
+        # __dict__, so the refusal is explicit: after __init__, a public name must exist
+        if (
+            name.startswith("_")
+            or "_sealed" not in self.__dict__
+            or name in self.__dict__
+            or hasattr(type(self), name)
+        ):
+            object.__setattr__(self, name, value)
+            return
+        raise UnknownAttributeError("record", name, self._state_names())
+
+    def _state_names(self) -> tuple[str, ...]:
+        names = {n for n in self.__dict__ if not n.startswith("_")}
+        names.update(("params", "config", "steps"))
+        return tuple(sorted(names))
 
     # --- params and config ----------------------------------------------------------
 
@@ -290,6 +317,26 @@ class Record:
             if name not in params and name not in config:
                 missing.append(name)
         return found, from_config, sorted(missing)
+
+    @property
+    def steps(self) -> list[Callable[..., Any]]:
+        """The stage functions called on this record, in call order (MLtraq's ``steps``).
+
+        A stage may read their source for lineage:
+
+        >>> import inspect
+        >>> from sweepstack.dag import stage
+        >>> @stage(outputs=["y"], version="1")
+        ... def one(record):
+        ...     return 1
+        >>> [f.__name__ for f in one(Record({"a": 1})).steps]
+        ['one']
+        """
+        return [
+            call.stage.fn
+            for call in self._calls
+            if hasattr(call, "stage") and hasattr(call.stage, "fn")
+        ]
 
     # --- the graph ------------------------------------------------------------------
 

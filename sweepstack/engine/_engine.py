@@ -353,6 +353,10 @@ class Engine:
 
     # --- sweepers and the records loop ------------------------------------------------
 
+    @property
+    def _id_experiment(self) -> str | None:
+        return None if self.experiment is None else self.experiment.id_experiment
+
     def sweeper(
         self, sweeps: Iterable[Mapping[str, Any]], name: str = "main", **options: Any
     ) -> ParamSweeper:
@@ -460,6 +464,7 @@ class Engine:
                 id_run=self.current_run.reference,
                 config=self.config,
                 cache=self._cache,
+                id_experiment=self._id_experiment,
                 overwrite=_overwrite(self.args.overwrite),
                 eager=eager,
                 store_full=self.args.store_full,
@@ -522,6 +527,7 @@ class Engine:
                 sweeper.key_of(combination),
                 config=self.config,
                 cache=self._cache,
+                id_experiment=self._id_experiment,
                 overwrite=_overwrite(self.args.overwrite) if self.args else None,
                 dry=True,
             )
@@ -613,7 +619,14 @@ class Engine:
         params = dict(params or {})
         key = param_key({"aggregate": name, **params})
         if self.args is not None and self.args.dry:
-            record = Record(params, key, config=self.config, cache=self._cache, dry=True)
+            record = Record(
+                params,
+                key,
+                config=self.config,
+                cache=self._cache,
+                dry=True,
+                id_experiment=self._id_experiment,
+            )
         else:
             record = Record(
                 params,
@@ -621,6 +634,7 @@ class Engine:
                 id_run=self.current_run.reference,
                 config=self.config,
                 cache=self._cache,
+                id_experiment=self._id_experiment,
                 overwrite=_overwrite(self.args.overwrite if self.args else None),
                 store_full=bool(self.args and self.args.store_full),
             )

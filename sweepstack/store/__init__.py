@@ -9,6 +9,7 @@ from sweepstack.store._check import Problem
 from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._experiment import Experiment, open
 from sweepstack.store._fields import FieldDict, validate_field
+from sweepstack.store._manager_store import ManagerStore
 from sweepstack.store._results import Results
 from sweepstack.store._runs import Run
 
@@ -17,6 +18,7 @@ __all__ = [
     "Experiment",
     "ExperimentDir",
     "FieldDict",
+    "ManagerStore",
     "Problem",
     "Results",
     "Run",

@@ -33,7 +33,14 @@ from typing import Any, Callable, TypeVar
 
 from sweepstack.errors import ArtifactCorruptError, StoreWriteError
 from sweepstack.store._atomic import is_temp_name, publish_dir, temp_name
-from sweepstack.store._format import CACHE_DIR, FORMAT_VERSION, QUARANTINE_DIR, dumps, shard
+from sweepstack.store._format import (
+    CACHE_DIR,
+    FORMAT_VERSION,
+    QUARANTINE_DIR,
+    SHARED_CACHE_PREFIX,
+    dumps,
+    shard,
+)
 
 __all__ = ["META_FILE", "ArtifactCache", "checksum_folder"]
 
@@ -113,6 +120,11 @@ class ArtifactCache:
     def path(self, key: str) -> str:
         """The folder of artifact ``key`` (whether or not it exists)."""
         return os.path.join(self.root, shard(key), key)
+
+    @staticmethod
+    def relative_path(key: str) -> str:
+        """The folder of artifact ``key`` relative to the cache folder: ``<kk>/<key>``."""
+        return os.path.join(shard(key), key)
 
     def read_meta(self, key: str) -> dict[str, Any] | None:
         """The metadata of artifact ``key``, or None when there is no such artifact.
@@ -308,6 +320,20 @@ class ArtifactCache:
             return False
         shutil.rmtree(aside, ignore_errors=True)
         return True
+
+
+def shared_cache_dir(experiment_path: str, prefix: str) -> str:
+    """The cache folder shared by the experiments next to ``experiment_path`` that use
+    ``prefix``: ``<parent>/cache-<prefix>`` (not created).
+
+    Raises:
+        StoreValueError: ``prefix`` cannot name a folder.
+    """
+    from sweepstack.store._names import check_name
+
+    check_name("cache prefix", prefix)
+    parent = os.path.dirname(os.path.abspath(experiment_path))
+    return os.path.join(parent, SHARED_CACHE_PREFIX + prefix)
 
 
 def _makedirs(path: str) -> None:

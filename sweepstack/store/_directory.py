@@ -35,10 +35,12 @@ from sweepstack.store._format import (
     FIELDS_FILE,
     FIELDS_LOCK,
     KNOWN_TOP_LEVEL,
+    LIVE_REPORT_SUFFIX,
     LOGS_DIR,
     RECORDS_DIR,
     REPORTS_DIR,
     RUNS_DIR,
+    RUNS_LOCK,
     SWEEPER_JOURNAL,
     SWEEPS_DIR,
     encode_experiment,
@@ -47,7 +49,7 @@ from sweepstack.store._format import (
     parse_fields,
     utc_now,
 )
-from sweepstack.store._locks import file_lock
+from sweepstack.store._locks import FileLock, file_lock
 from sweepstack.store._names import check_name
 from sweepstack.store._records import RecordStore
 from sweepstack.store._runs import Run, read_run, read_runs, start_run
@@ -231,6 +233,25 @@ class ExperimentDir:
     def records_dir(self) -> str:
         """``DIR/records`` (not created)."""
         return os.path.join(self.path, RECORDS_DIR)
+
+    @property
+    def runs_lock(self) -> FileLock:
+        """The inter-process lock on ``DIR/runs.lock`` (re-entrant; created when taken).
+
+        The run registry needs no lock (see :mod:`sweepstack.store._runs`); this one
+        serialises the read-modify-write of :class:`~sweepstack.store.ManagerStore`
+        and what a user guards with ``ArtifactManager.lock()``.
+        """
+        return file_lock(os.path.join(self.path, RUNS_LOCK))
+
+    def live_report_path(self, reference: str) -> str:
+        """``DIR/reports/<reference>.html``, the report of a live run (folder created).
+
+        Raises:
+            StoreValueError: ``reference`` cannot name a file.
+        """
+        name = check_name("run reference", reference)
+        return os.path.join(self.reports_dir, name + LIVE_REPORT_SUFFIX)
 
     # --- runs ----------------------------------------------------------------------------
 

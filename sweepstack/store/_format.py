@@ -38,6 +38,7 @@ __all__ = [
     "FIELDS_LOCK",
     "FORMAT_VERSION",
     "KNOWN_TOP_LEVEL",
+    "LIVE_REPORT_SUFFIX",
     "LOGS_DIR",
     "LOG_SUMMARY_KEYS",
     "QUARANTINE_DIR",
@@ -48,7 +49,9 @@ __all__ = [
     "REPORTS_DIR",
     "RUNS_DIR",
     "RUNS_HINT",
+    "RUNS_LOCK",
     "RUN_SUFFIX",
+    "SHARED_CACHE_PREFIX",
     "SWEEPER_JOURNAL",
     "SWEEPER_LOCK",
     "SWEEPER_MANIFEST",
@@ -89,6 +92,11 @@ REPORTS_DIR = "reports"
 QUARANTINE_DIR = "quarantine"
 FIELDS_FILE = "fields.json"  # the experiment's fields, replaced atomically under FIELDS_LOCK
 FIELDS_LOCK = "fields.lock"
+RUNS_LOCK = (
+    "runs.lock"  # taken by ManagerStore writers and ArtifactManager.lock(); runs/ needs none
+)
+SHARED_CACHE_PREFIX = "cache-"  # <parent of DIR>/cache-<prefix>: ArtifactManager(prefix=...)
+LIVE_REPORT_SUFFIX = ".html"  # reports/<run reference>.html: ArtifactManager.generate_report()
 
 # --- runs/ and records/<sweep>/ -----------------------------------------------------------
 RUN_SUFFIX = ".json"  # runs/<N>.json
@@ -116,6 +124,7 @@ KNOWN_TOP_LEVEL = frozenset(
         QUARANTINE_DIR,
         FIELDS_FILE,
         FIELDS_LOCK,
+        RUNS_LOCK,
         # outputs of the engine's -L / -R / -M options, next to the experiment
         "stdout",
         "stderr",
