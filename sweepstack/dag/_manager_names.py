@@ -351,7 +351,7 @@ class CurifactoryNames:
         return False
 
     def lock(self) -> None:
-        """Take the experiment's run-registry lock (``DIR/runs.lock``), which every
+        """Take the experiment's run-registry lock (``DIR/runs/lock``), which every
         :class:`~sweepstack.store.ManagerStore` save, add_run and update_run takes: the
         read-modify-write that curifactory's lock guarded. Re-entrant; a no-op when dry
         (nothing is written). Pair with :meth:`unlock`.

@@ -236,13 +236,14 @@ class ExperimentDir:
 
     @property
     def runs_lock(self) -> FileLock:
-        """The inter-process lock on ``DIR/runs.lock`` (re-entrant; created when taken).
+        """The inter-process lock ``DIR/runs/lock`` (re-entrant; created when taken).
 
-        The run registry needs no lock (see :mod:`sweepstack.store._runs`); this one
-        serialises the read-modify-write of :class:`~sweepstack.store.ManagerStore`
-        and what a user guards with ``ArtifactManager.lock()``.
+        Numbering runs needs no lock (see :mod:`sweepstack.store._runs`); rewriting a
+        run document takes this one, so that :class:`~sweepstack.store.ManagerStore`
+        and a run's owner never undo each other's changes. ``ArtifactManager.lock()``
+        takes it too.
         """
-        return file_lock(os.path.join(self.path, RUNS_LOCK))
+        return file_lock(os.path.join(self._folder(RUNS_DIR), RUNS_LOCK))
 
     def live_report_path(self, reference: str) -> str:
         """``DIR/reports/<reference>.html``, the report of a live run (folder created).

@@ -101,6 +101,7 @@ LIVE_REPORT_SUFFIX = ".html"  # reports/<run reference>.html: ArtifactManager.ge
 # --- runs/ and records/<sweep>/ -----------------------------------------------------------
 RUN_SUFFIX = ".json"  # runs/<N>.json
 RUNS_HINT = "next"  # runs/next: a number to start from; only a hint, never trusted for uniqueness
+RUNS_LOCK = "lock"  # runs/lock: held to rewrite a run document (read, merge, replace)
 RECORD_SUFFIX = ".json"  # records/<sweep>/<kk>/<key>.json
 RECORD_LOG_DIR = "_log"  # records/<sweep>/_log/: never a shard (shards are two characters)
 RECORD_LOG_SUFFIX = ".jsonl"
@@ -124,7 +125,6 @@ KNOWN_TOP_LEVEL = frozenset(
         QUARANTINE_DIR,
         FIELDS_FILE,
         FIELDS_LOCK,
-        RUNS_LOCK,
         # outputs of the engine's -L / -R / -M options, next to the experiment
         "stdout",
         "stderr",

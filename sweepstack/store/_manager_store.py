@@ -5,8 +5,9 @@ changed in memory and saved whole. Here each run already has its own document
 (``runs/<N>.json``, see :mod:`sweepstack.store._runs`), written by the process that
 owns it. A :class:`ManagerStore` reads those documents as curifactory's blocks, and
 :meth:`ManagerStore.save` writes back only the entries a user changed, one run file
-at a time, atomically and under ``DIR/runs.lock``: two stores saving at once, on
-two hosts, never undo each other's changes, and no run is ever lost by a save.
+at a time, atomically and under ``DIR/runs/lock`` (which a run's owner takes too to
+rewrite its document): two stores saving at once, on two hosts, or a store and the
+run's owner, never undo each other's changes, and no run is ever lost by a save.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class ManagerStore:
     def save(self) -> None:
         """Write back the ``status``, ``notes`` and ``error`` changed in :attr:`runs`.
 
-        Each changed run file is rewritten atomically under ``DIR/runs.lock``, with the
+        Each changed run file is rewritten atomically under ``DIR/runs/lock``, with the
         other entries of its document as they are on disk now; runs nobody changed are
         not written.
 
@@ -201,7 +202,7 @@ class ManagerStore:
         return self._refresh(run)
 
     def update_run(self, mngr: Any) -> dict[str, Any] | None:
-        """Write ``mngr``'s run status, notes and error to the registry; return its block.
+        """Write ``mngr``'s run status and error to the registry; return its block.
 
         None when the manager has no stored run (dry, or not found in ``runs/``).
 
@@ -218,9 +219,7 @@ class ManagerStore:
             if stored is None:
                 return None
             changes = {
-                k: run.get(k)
-                for k in ("status", "notes", "error", "ended")
-                if run.get(k) != stored.get(k)
+                k: run.get(k) for k in ("status", "error", "ended") if run.get(k) != stored.get(k)
             }
             if changes:
                 stored.update(**changes)

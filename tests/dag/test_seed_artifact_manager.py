@@ -19,20 +19,7 @@ from sweepstack.errors import StoreValueError, UnknownOutputError
 from sweepstack.store import ExperimentDir, ManagerStore
 from tests.dag._pipeline import pipeline, reset_counts
 
-NAMES = """
-artifacts cache_path conda_env config current_stage_name dry dry_cache error error_thrown
-experiment_name experiment_run_number git_commit_hash git_workdir_dirty hostname ignore_lazy
-interactive lazy live_report_path_generated logs_path manager_cache_path map_mode
-mapped_artifacts notebooks_path notes os overwrite overwrite_stages parallel_lock
-parallel_mode param_file_param_sets parameter_files pip_freeze prefix records
-report_css_path reportables reports_path reproduction_line run_info run_line run_timestamp
-runs_path stage_active status store_full stored
-display_all_reportables display_group_reportables display_info display_record_reportables
-display_reportable display_stage_graph display_stage_reportables generate_report
-get_all_param_sets get_artifact_filename get_artifact_path get_grouped_reportables
-get_reference_name get_run_output_path get_str_timestamp get_ungrouped_reportables lock
-map_records store unlock update_map_progress write_run_env_output
-""".split()
+NAMES = ["artifacts", "cache_path", "conda_env", "config", "current_stage_name", "dry", "dry_cache", "error", "error_thrown", "experiment_name", "experiment_run_number", "git_commit_hash", "git_workdir_dirty", "hostname", "ignore_lazy", "interactive", "lazy", "live_report_path_generated", "logs_path", "manager_cache_path", "map_mode", "mapped_artifacts", "notebooks_path", "notes", "os", "overwrite", "overwrite_stages", "parallel_lock", "parallel_mode", "param_file_param_sets", "parameter_files", "pip_freeze", "prefix", "records", "report_css_path", "reportables", "reports_path", "reproduction_line", "run_info", "run_line", "run_timestamp", "runs_path", "stage_active", "status", "store_full", "stored", "display_all_reportables", "display_group_reportables", "display_info", "display_record_reportables", "display_reportable", "display_stage_graph", "display_stage_reportables", "generate_report", "get_all_param_sets", "get_artifact_filename", "get_artifact_path", "get_grouped_reportables", "get_reference_name", "get_run_output_path", "get_str_timestamp", "get_ungrouped_reportables", "lock", "map_records", "store", "unlock", "update_map_progress", "write_run_env_output"]
 
 SEEN_DURING_STAGE: dict[str, object] = {}
 
@@ -244,8 +231,9 @@ CHECKS = {
     "cache_path": _check_paths,
     "conda_env": _check_nothing("conda_env"),
     "config": lambda m, r: m.config == {} and isinstance(m.config, dict),
-    "current_stage_name": lambda m, r: (m.current_stage_name is None)
-    and SEEN_DURING_STAGE["name"] == "summarize",
+    "current_stage_name": lambda m, r: (
+        (m.current_stage_name is None) and SEEN_DURING_STAGE["name"] == "summarize"
+    ),
     "dry": lambda m, r: m.dry is False,
     "dry_cache": lambda m, r: m.dry_cache is False,
     "error": _check_error,
@@ -278,9 +266,10 @@ CHECKS = {
     "report_css_path": _check_nothing("report_css_path"),
     "reportables": _check_reportables,
     "reports_path": _check_paths,
-    "reproduction_line": lambda m, r: m.reproduction_line
-    == ExperimentDir.open(m.path).run(1).get("reproduce")
-    and "pytest" in m.reproduction_line,
+    "reproduction_line": lambda m, r: (
+        m.reproduction_line == ExperimentDir.open(m.path).run(1).get("reproduce")
+        and "pytest" in m.reproduction_line
+    ),
     "run_info": _check_run_info,
     "run_line": lambda m, r: "pytest" in m.run_line,
     "run_timestamp": _check_timestamps,
@@ -288,7 +277,9 @@ CHECKS = {
     "stage_active": lambda m, r: m.stage_active is False and SEEN_DURING_STAGE["active"] is True,
     "status": lambda m, r: m.status == "running",
     "store_full": lambda m, r: m.store_full is True,
-    "stored": lambda m, r: m.stored is True and ArtifactManager("x", m.path, dry=True).stored is False,
+    "stored": lambda m, r: (
+        m.stored is True and ArtifactManager("x", m.path, dry=True).stored is False
+    ),
     "display_all_reportables": _check_displays("display_all_reportables"),
     "display_group_reportables": _check_displays("display_group_reportables"),
     "display_info": _check_displays("display_info"),
@@ -297,8 +288,9 @@ CHECKS = {
     "display_stage_graph": _check_displays("display_stage_graph"),
     "display_stage_reportables": _check_displays("display_stage_reportables"),
     "generate_report": _check_generate_report,
-    "get_all_param_sets": lambda m, r: m.get_all_param_sets()
-    == [{"a": 1, "b": 2, "c": 3}, {"a": 2, "b": 2, "c": 3}],
+    "get_all_param_sets": lambda m, r: (
+        m.get_all_param_sets() == [{"a": 1, "b": 2, "c": 3}, {"a": 2, "b": 2, "c": 3}]
+    ),
     "get_artifact_filename": _check_artifact_filename,
     "get_artifact_path": _check_artifact_path,
     "get_grouped_reportables": _check_reportables,
