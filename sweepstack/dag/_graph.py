@@ -215,13 +215,16 @@ class DAG:
         )
 
     def get_record_string(self, record_index: int) -> str:
-        """The record's title, then each of its trees, one node per line (status, reason,
-        output keys)."""
+        """The record's title, then each stage called on it, in call order: its status
+        (run, cached, skipped...), why, and its output keys."""
         record = self.records[record_index]
+        mapped = {id(n.call): n for n in self.nodes() if n.record is record}
         lines = [self._record_title(record)]
-        lines.extend(
-            t.string_rep(1) for t in self.execution_trees if t.record_index == record_index
-        )
+        for call in record._calls:
+            node = mapped.get(id(call)) or ExecutionNode(
+                record, call, record_index, self._decisions
+            )
+            lines.append("  " + node.label())
         return "\n".join(lines)
 
     def determine_execution_list_recursive(
