@@ -12,12 +12,23 @@ from sweepstack.dag import DAG, ArtifactManager, ExecutionNode, aggregate
 from sweepstack.errors import StageDefinitionError
 from tests.dag._pipeline import pipeline, reset_counts
 
-DAG_NAMES = """
-analyze build_execution_tree_recursive build_execution_trees child_records
-determine_execution_list determine_execution_list_recursive find_leaves get_record_string
-is_leaf is_output_used_anywhere print_experiment_map artifacts execution_list execution_trees
-""".split()
-NODE_NAMES = "chain_rep string_rep dependencies parent".split()
+DAG_NAMES = [
+    "analyze",
+    "build_execution_tree_recursive",
+    "build_execution_trees",
+    "child_records",
+    "determine_execution_list",
+    "determine_execution_list_recursive",
+    "find_leaves",
+    "get_record_string",
+    "is_leaf",
+    "is_output_used_anywhere",
+    "print_experiment_map",
+    "artifacts",
+    "execution_list",
+    "execution_trees",
+]
+NODE_NAMES = ["chain_rep", "string_rep", "dependencies", "parent"]
 
 
 @aggregate(inputs=["third"], outputs=["best"], version="1")
@@ -38,7 +49,7 @@ def mapped(tmp_path):
     return DAG([*records, summary]), records, summary
 
 
-def test_every_documented_name_is_checked_below():
+def test_every_documented_name_is_on_the_classes_and_called_below():
     assert set(DAG_NAMES) <= set(dir(DAG)) | {"artifacts", "execution_list", "execution_trees"}
     assert set(NODE_NAMES) <= set(dir(ExecutionNode)) | {"dependencies", "parent"}
 
@@ -128,7 +139,7 @@ def test_print_experiment_map_prints_every_record(mapped, capsys):
 
 
 def test_artifacts_list_every_output_with_the_status_of_its_maker(mapped):
-    dag, records, _ = mapped
+    dag, _, _ = mapped
     found = {(a["record"], a["stage"], a["name"]): a for a in dag.artifacts}
     assert found[(2, "best", "best")]["status"] == "run"
     assert found[(0, "third", "third")]["status"] == "cached"
