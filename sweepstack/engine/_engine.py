@@ -149,13 +149,20 @@ class Engine:
 
     # --- starting --------------------------------------------------------------------
 
-    def start(self, argv: Iterable[str] | None = None) -> None:
+    def start(
+        self, argv: Iterable[str] | None = None, engineargs: Iterable[str] | None = None
+    ) -> None:
         """Parse the options, set up the experiment, and call ``init`` and ``run``.
+
+        ``argv`` (default ``sys.argv[1:]``) is also accepted under execo's name,
+        ``engineargs``.
 
         Exits (``SystemExit``) with status 130 when interrupted (Ctrl-C, SIGTERM) and 1
         when a worker process failed; an exception of ``run`` propagates after the run
         is recorded as failed.
         """
+        if argv is None:
+            argv = engineargs
         self._argv = list(sys.argv[1:] if argv is None else argv)
         self.args, _ = self.args_parser.parse_known_args(self._argv)  # what init() may read
         _run_on_ancestors(self, "init")
