@@ -61,6 +61,9 @@ class ArtifactManager(CurifactoryNames):
         eager: run stages as soon as they are called.
         config: fixed options stages may declare and read (``record.config``).
         sweep: the name under which records are stored (``records/<sweep>/``).
+        curifactory_options: curifactory's other options, ``manager_cache_path`` (the
+            directory, as ``path``), ``run_line``, ``parallel_lock``, ``parallel_mode``
+            and the logging ones (see ``CurifactoryNames._take_curifactory_options``).
 
     Every documented name of curifactory's manager (``get_artifact_path``,
     ``run_info``, ``lock``, ``map_records``...) answers in sweepstack's terms: see
@@ -94,7 +97,9 @@ class ArtifactManager(CurifactoryNames):
         eager: bool = False,
         config: Mapping[str, Any] | None = None,
         sweep: str = "live",
+        **curifactory_options: Any,
     ) -> None:
+        path = self._take_curifactory_options(path, curifactory_options)
         self.experiment_name = experiment_name
         self.path = os.path.abspath(os.fspath(path if path is not None else experiment_name))
         self.store_full = store_full
@@ -149,6 +154,7 @@ class ArtifactManager(CurifactoryNames):
         if start_run:
             self.run = self.xd.start_run(
                 self.experiment_name,
+                argv=self.__dict__.get("_argv"),
                 notes=self.notes,
                 store_full=self.store_full,
                 config=self.config,

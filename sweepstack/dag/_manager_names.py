@@ -11,6 +11,7 @@ answers what is true, None or an empty value, and its docstring says why.
 from __future__ import annotations
 
 import datetime as _dt
+import os as _os
 import platform
 import shlex
 import sys
@@ -46,6 +47,65 @@ class CurifactoryNames:
     xd: Any
     run: Any
     cache: Any
+
+    # --- curifactory's constructor options -------------------------------------------
+
+    _LAYOUT_OPTIONS = (
+        "runs_path",
+        "logs_path",
+        "reports_path",
+        "notebooks_path",
+        "report_css_path",
+    )
+    _QUIET_OPTIONS = (
+        "status_override",
+        "suppress_live_log",
+        "live_log_debug",
+        "disable_non_cf_loggers",
+    )
+
+    def _take_curifactory_options(self, path: Any, options: dict[str, Any]) -> Any:
+        """Apply curifactory's constructor options; return the experiment path to use.
+
+        ``manager_cache_path`` names the experiment directory (as ``path``);
+        ``run_line`` is stored as the run's command line; ``parallel_lock`` is taken by
+        :meth:`lock` too, and ``parallel_mode`` is kept. The logging options
+        (``status_override``, ``suppress_live_log``, ``live_log_debug``,
+        ``disable_non_cf_loggers``) change nothing: a manager starts no logger. The
+        folders (``runs_path``, ``logs_path``, ``reports_path``, ``notebooks_path``,
+        ``report_css_path``) are laid out by the experiment directory, so a value is
+        refused.
+        """
+        unknown = sorted(
+            set(options)
+            - {"manager_cache_path", "run_line", "parallel_lock", "parallel_mode"}
+            - set(self._LAYOUT_OPTIONS)
+            - set(self._QUIET_OPTIONS)
+        )
+        if unknown:
+            raise TypeError(f"ArtifactManager() got an unexpected keyword argument {unknown[0]!r}")
+        for name in self._LAYOUT_OPTIONS:
+            if options.get(name) is not None:
+                raise StoreValueError(
+                    name,
+                    options[name],
+                    "None: the experiment directory lays out runs/, logs/ and reports/ "
+                    "itself; choose the directory with path= (or manager_cache_path=)",
+                )
+        chosen = options.get("manager_cache_path")
+        if chosen is not None:
+            if path is not None and _os.path.abspath(_os.fspath(path)) != _os.path.abspath(
+                _os.fspath(chosen)
+            ):
+                raise StoreValueError(
+                    "manager_cache_path", chosen, f"the same directory as path={path!r}, or no path"
+                )
+            path = chosen
+        run_line = options.get("run_line")
+        self.__dict__["_argv"] = shlex.split(run_line) if run_line else None
+        self.__dict__["_parallel_lock"] = options.get("parallel_lock")
+        self.__dict__["_parallel_mode"] = bool(options.get("parallel_mode", False))
+        return path
 
     # --- paths, in the experiment directory's layout ---------------------------------------
 
@@ -339,16 +399,16 @@ class CurifactoryNames:
     # --- processes and locking ------------------------------------------------------------
 
     @property
-    def parallel_lock(self) -> None:
-        """None: processes and hosts exclude each other with file locks the store takes
-        (see :meth:`lock`), so no multiprocessing lock is passed around."""
-        return None
+    def parallel_lock(self) -> Any:
+        """The ``parallel_lock`` given, else None: processes and hosts exclude each
+        other with file locks the store takes (see :meth:`lock`), so none is needed."""
+        return self.__dict__.get("_parallel_lock")
 
     @property
     def parallel_mode(self) -> bool:
-        """False: the manager runs its records in this process (the engine's
-        ``--workers`` runs combinations in worker processes)."""
-        return False
+        """The ``parallel_mode`` given, else False: the manager runs its records in this
+        process (the engine's ``--workers`` runs combinations in worker processes)."""
+        return bool(self.__dict__.get("_parallel_mode", False))
 
     def lock(self) -> None:
         """Take the experiment's run-registry lock (``DIR/runs/lock``), which every
@@ -356,6 +416,9 @@ class CurifactoryNames:
         read-modify-write that curifactory's lock guarded. Re-entrant; a no-op when dry
         (nothing is written). Pair with :meth:`unlock`.
         """
+        lock = self.parallel_lock
+        if lock is not None:
+            lock.acquire()
         if self.xd is not None and not self.dry:
             self.xd.runs_lock.acquire()
 
@@ -367,6 +430,9 @@ class CurifactoryNames:
         """
         if self.xd is not None and not self.dry:
             self.xd.runs_lock.release()
+        lock = self.parallel_lock
+        if lock is not None:
+            lock.release()
 
     # --- stages, artifacts and the map ------------------------------------------------
 

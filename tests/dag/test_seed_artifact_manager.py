@@ -336,3 +336,46 @@ def test_dry_manager_answers_none_for_what_a_run_would_have(tmp_path):
     assert not os.path.exists(tmp_path / "exp")  # a dry manager writes nothing
     manager.lock()  # nothing to guard: no file is written
     manager.unlock()
+
+
+def test_curifactory_constructor_options_are_accepted_with_their_meaning(tmp_path):
+    import multiprocessing
+
+    lock = multiprocessing.get_context("spawn").Lock()
+    manager = ArtifactManager(
+        "pi",
+        manager_cache_path=str(tmp_path / "exp"),
+        run_line="experiment pi -p params",
+        parallel_lock=lock,
+        parallel_mode=True,
+        status_override="LIVE",
+        suppress_live_log=True,
+        live_log_debug=False,
+        disable_non_cf_loggers=True,
+    )
+    assert manager.path == manager.manager_cache_path == str(tmp_path / "exp")
+    assert manager.run_line == "experiment pi -p params" == manager.run_info["cli"]
+    assert (manager.parallel_lock, manager.parallel_mode) == (lock, True)
+    manager.lock()
+    assert not lock.acquire(block=False)  # lock() took the parallel lock too
+    manager.unlock()
+    assert lock.acquire(block=False)
+    lock.release()
+    manager.finish()
+
+
+@pytest.mark.parametrize("option", ["runs_path", "logs_path", "reports_path", "notebooks_path"])
+def test_a_folder_option_is_refused_since_the_store_lays_out_the_folders(tmp_path, option):
+    with pytest.raises(StoreValueError, match="lays out"):
+        ArtifactManager("pi", str(tmp_path / "exp"), **{option: str(tmp_path / "elsewhere")})
+    assert not os.path.exists(tmp_path / "exp")
+
+
+def test_manager_cache_path_and_another_path_are_refused(tmp_path):
+    with pytest.raises(StoreValueError, match="same directory"):
+        ArtifactManager("pi", str(tmp_path / "a"), manager_cache_path=str(tmp_path / "b"))
+
+
+def test_an_unknown_option_is_a_type_error(tmp_path):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        ArtifactManager("pi", str(tmp_path / "exp"), colour="blue")
