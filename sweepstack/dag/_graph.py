@@ -45,7 +45,7 @@ class ExecutionNode:
     Attributes:
         record: the record the stage runs in.
         stage_name: the stage's name.
-        record_index: the record's index in :attr:`DAG.records`.
+        record_index: the record's index in :attr:`DAG.records` (-1 outside a DAG).
         parent: a node that takes this node's outputs (None for a tree's root).
         dependencies: the nodes making this node's inputs (its subtree).
     """
@@ -62,7 +62,8 @@ class ExecutionNode:
         self.record = record
         self.call = call
         self.stage_name: str = call.stage.name
-        self.record_index = record_index  # None for a node made outside a DAG
+        # -1 for a node made outside a DAG (curifactory's ExecutionNode(record, stage_name))
+        self.record_index: int = -1 if record_index is None else record_index
         self.parent: ExecutionNode | None = None
         self.dependencies: list[ExecutionNode] = []
         self._decisions = decisions if decisions is not None else {}
@@ -87,7 +88,7 @@ class ExecutionNode:
         except Exception:
             return {}
 
-    def chain_rep(self) -> tuple[int | None, str]:
+    def chain_rep(self) -> tuple[int, str]:
         """``(record index, stage name)``: this node in the execution list."""
         return (self.record_index, self.stage_name)
 

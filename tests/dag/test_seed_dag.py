@@ -151,7 +151,7 @@ def test_artifacts_list_every_output_with_the_status_of_its_maker(mapped):
 def test_execution_node_is_made_from_a_record_and_a_stage_name(mapped):
     _, records, _ = mapped
     node = ExecutionNode(records[1], "second")
-    assert node.chain_rep() == (None, "second")  # outside a DAG, no record index
+    assert node.chain_rep() == (-1, "second")  # outside a DAG, no record index
     assert node.dependencies == [] and node.parent is None
     assert node.string_rep(2).startswith("    second")
     with pytest.raises(StageDefinitionError):
