@@ -348,6 +348,7 @@ class ArtifactManager(CurifactoryNames):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.update(xd=None, run=None, cache=None, _written=set())  # no store handle
+        state["_parallel_lock"] = None  # a multiprocessing lock pickles only when spawning
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -19,7 +19,76 @@ from sweepstack.errors import StoreValueError, UnknownOutputError
 from sweepstack.store import ExperimentDir, ManagerStore
 from tests.dag._pipeline import pipeline, reset_counts
 
-NAMES = ["artifacts", "cache_path", "conda_env", "config", "current_stage_name", "dry", "dry_cache", "error", "error_thrown", "experiment_name", "experiment_run_number", "git_commit_hash", "git_workdir_dirty", "hostname", "ignore_lazy", "interactive", "lazy", "live_report_path_generated", "logs_path", "manager_cache_path", "map_mode", "mapped_artifacts", "notebooks_path", "notes", "os", "overwrite", "overwrite_stages", "parallel_lock", "parallel_mode", "param_file_param_sets", "parameter_files", "pip_freeze", "prefix", "records", "report_css_path", "reportables", "reports_path", "reproduction_line", "run_info", "run_line", "run_timestamp", "runs_path", "stage_active", "status", "store_full", "stored", "display_all_reportables", "display_group_reportables", "display_info", "display_record_reportables", "display_reportable", "display_stage_graph", "display_stage_reportables", "generate_report", "get_all_param_sets", "get_artifact_filename", "get_artifact_path", "get_grouped_reportables", "get_reference_name", "get_run_output_path", "get_str_timestamp", "get_ungrouped_reportables", "lock", "map_records", "store", "unlock", "update_map_progress", "write_run_env_output"]
+NAMES = [
+    "artifacts",
+    "cache_path",
+    "conda_env",
+    "config",
+    "current_stage_name",
+    "dry",
+    "dry_cache",
+    "error",
+    "error_thrown",
+    "experiment_name",
+    "experiment_run_number",
+    "git_commit_hash",
+    "git_workdir_dirty",
+    "hostname",
+    "ignore_lazy",
+    "interactive",
+    "lazy",
+    "live_report_path_generated",
+    "logs_path",
+    "manager_cache_path",
+    "map_mode",
+    "mapped_artifacts",
+    "notebooks_path",
+    "notes",
+    "os",
+    "overwrite",
+    "overwrite_stages",
+    "parallel_lock",
+    "parallel_mode",
+    "param_file_param_sets",
+    "parameter_files",
+    "pip_freeze",
+    "prefix",
+    "records",
+    "report_css_path",
+    "reportables",
+    "reports_path",
+    "reproduction_line",
+    "run_info",
+    "run_line",
+    "run_timestamp",
+    "runs_path",
+    "stage_active",
+    "status",
+    "store_full",
+    "stored",
+    "display_all_reportables",
+    "display_group_reportables",
+    "display_info",
+    "display_record_reportables",
+    "display_reportable",
+    "display_stage_graph",
+    "display_stage_reportables",
+    "generate_report",
+    "get_all_param_sets",
+    "get_artifact_filename",
+    "get_artifact_path",
+    "get_grouped_reportables",
+    "get_reference_name",
+    "get_run_output_path",
+    "get_str_timestamp",
+    "get_ungrouped_reportables",
+    "lock",
+    "map_records",
+    "store",
+    "unlock",
+    "update_map_progress",
+    "write_run_env_output",
+]
 
 SEEN_DURING_STAGE: dict[str, object] = {}
 
@@ -379,3 +448,15 @@ def test_manager_cache_path_and_another_path_are_refused(tmp_path):
 def test_an_unknown_option_is_a_type_error(tmp_path):
     with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
         ArtifactManager("pi", str(tmp_path / "exp"), colour="blue")
+
+
+def test_manager_with_a_parallel_lock_still_pickles(tmp_path):
+    import multiprocessing
+    import pickle
+
+    manager = ArtifactManager(
+        "pi", str(tmp_path / "exp"), parallel_lock=multiprocessing.get_context("spawn").Lock()
+    )
+    again = pickle.loads(pickle.dumps(manager))
+    assert again.parallel_lock is None and again.experiment_name == "pi"
+    manager.finish()

@@ -16,11 +16,48 @@ import pytest
 import sweepstack
 from sweepstack import Engine, HashableDict, ParamSweeper, sweep
 
-SWEEPER_METHODS = ["cancel", "cancel_batch", "done", "done_batch", "full_update", "get_done", "get_inprogress", "get_next", "get_next_batch", "get_remaining", "get_skipped", "get_sweeps", "reset", "set_sweeps", "skip", "skip_batch", "stats", "update"]
-ENGINE_NAMES = ["args", "args_parser", "engine_dir", "init", "result_dir", "run", "run_name", "setup_result_dir", "setup_run_name", "start"]
-FUNCTIONS = (
-    ["sweep", "sweep_stats", "geom", "igeom", "slugify", "HashableDict", "redirect_outputs", "copy_outputs"]
-)
+SWEEPER_METHODS = [
+    "cancel",
+    "cancel_batch",
+    "done",
+    "done_batch",
+    "full_update",
+    "get_done",
+    "get_inprogress",
+    "get_next",
+    "get_next_batch",
+    "get_remaining",
+    "get_skipped",
+    "get_sweeps",
+    "reset",
+    "set_sweeps",
+    "skip",
+    "skip_batch",
+    "stats",
+    "update",
+]
+ENGINE_NAMES = [
+    "args",
+    "args_parser",
+    "engine_dir",
+    "init",
+    "result_dir",
+    "run",
+    "run_name",
+    "setup_result_dir",
+    "setup_run_name",
+    "start",
+]
+FUNCTIONS = [
+    "sweep",
+    "sweep_stats",
+    "geom",
+    "igeom",
+    "slugify",
+    "HashableDict",
+    "redirect_outputs",
+    "copy_outputs",
+]
 
 
 def test_module_level_names():

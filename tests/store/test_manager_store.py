@@ -22,7 +22,20 @@ from sweepstack.store._manager_store import BLOCK_KEYS
 from tests.store import _workers
 
 NAMES = ["add_run", "get_experiment_runs", "get_run", "load", "save", "update_run", "path", "runs"]
-DOCUMENTED_BLOCK_KEYS = ["reference", "experiment_name", "run_number", "timestamp", "commit", "params_files", "args", "full_store", "status", "cli", "hostname", "notes"]
+DOCUMENTED_BLOCK_KEYS = [
+    "reference",
+    "experiment_name",
+    "run_number",
+    "timestamp",
+    "commit",
+    "params_files",
+    "args",
+    "full_store",
+    "status",
+    "cli",
+    "hostname",
+    "notes",
+]
 
 
 @pytest.fixture
