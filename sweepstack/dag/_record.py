@@ -265,12 +265,9 @@ class Record:
     def __setattr__(self, name: str, value: Any) -> None:
         # MLtraq's run state is __slots__; here pickling and the stage machinery rely on
         # __dict__, so the refusal is explicit: after __init__, a public name must exist
-        if (
-            name.startswith("_")
-            or "_sealed" not in self.__dict__
-            or name in self.__dict__
-            or hasattr(type(self), name)
-        ):
+        # (the common case, an existing name, is tested first: this runs on every set)
+        known = self.__dict__
+        if name in known or name[0] == "_" or "_sealed" not in known or hasattr(type(self), name):
             object.__setattr__(self, name, value)
             return
         raise UnknownAttributeError("record", name, self._state_names())
