@@ -546,6 +546,7 @@ class Record:
         *,
         id_run: str | None = None,
         config: Mapping[str, Any] | None = None,
+        id_experiment: str | None = None,
     ) -> Record:
         """A done record rebuilt from its stored document, its outputs loadable from
         ``cache`` (for aggregates over every done combination).
@@ -556,7 +557,12 @@ class Record:
         0.1
         """
         record = cls(
-            document.get("params") or {}, document["key"], id_run=id_run, config=config, cache=cache
+            document.get("params") or {},
+            document["key"],
+            id_run=id_run,
+            config=config,
+            cache=cache,
+            id_experiment=id_experiment,
         )
         record.fields.update(document.get("fields") or {})
         stages = list(document.get("stages") or [])

@@ -699,7 +699,11 @@ class Engine:
             if document.get("key") in done and document.get("status") == "done":
                 records.append(
                     Record.from_document(
-                        document, self._cache, id_run=self.current_run.reference, config=self.config
+                        document,
+                        self._cache,
+                        id_run=self.current_run.reference,
+                        config=self.config,
+                        id_experiment=self._id_experiment,
                     )
                 )
         return records

@@ -52,12 +52,14 @@ def root(record, square):
 
 class Tiny(Engine):
     seen: list[tuple[str | None, list[str]]] = []
+    done: list[str | None] = []
 
     def run(self):
         sweeper = self.sweeper(sweep({"x": [1, 2]}))
         for record in self.records(sweeper):
             root(square(record))
             Tiny.seen.append((record.id_experiment, [f.__name__ for f in record.steps]))
+        Tiny.done = [r.id_experiment for r in self.done_records(sweeper)]
 
 
 @pytest.fixture
@@ -152,6 +154,7 @@ def test_engine_records_carry_the_experiment_id_and_their_steps(tmp_path):
     Tiny().start(["-c", str(tmp_path / "exp"), "--no-progress"])
     id_experiment = ExperimentDir.open(str(tmp_path / "exp")).id_experiment
     assert Tiny.seen == [(id_experiment, ["square", "root"])] * 2
+    assert Tiny.done == [id_experiment] * 2  # records rebuilt from their documents too
 
 
 def test_every_documented_name_is_exercised_above():
