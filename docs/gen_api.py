@@ -33,6 +33,7 @@ SECTIONS = [
             "register_key_type",
             "ParamSweeper",
             "SweeperStats",
+            "SpaceChange",
             "Claim",
             "check_sweeper",
         ],
@@ -42,6 +43,7 @@ SECTIONS = [
         "sweepstack.dag",
         [
             "Record",
+            "RecordOptions",
             "stage",
             "aggregate",
             "Lazy",
@@ -65,6 +67,7 @@ SECTIONS = [
             "Experiment",
             "Results",
             "Run",
+            "ManagerStore",
             "ExperimentDir",
             "ArtifactCache",
             "FieldDict",
@@ -72,7 +75,9 @@ SECTIONS = [
             "Problem",
         ],
     ),
+    ("The report", "sweepstack.report", ["write_report", "report_html", "overview_html"]),
     ("Errors", "sweepstack.errors", None),
+    ("Telling the environment's errors apart", "sweepstack.errors", ["is_environment_error"]),
 ]
 
 
@@ -184,6 +189,8 @@ def render() -> str:
         if names is None:  # the error tree: one line per class
             for name in module.__all__:
                 obj = getattr(module, name)
+                if not isinstance(obj, type):
+                    continue  # a helper (is_environment_error): listed in its own section
                 bases = ", ".join(b.__name__ for b in obj.__bases__)
                 summary = _doc(obj).split("\n\n")[0].replace("\n", " ")
                 out.append(f"- **`{name}`** ({bases}): {summary}")

@@ -36,7 +36,7 @@ from sweepstack.errors import SweepstackError, SweepstackWarning
 from sweepstack.report import write_report
 
 # store/: the experiment directory, runs and results
-from sweepstack.store import Experiment, Results, Run, open
+from sweepstack.store import Experiment, ManagerStore, Results, Run, open
 
 # sweep/: parameter spaces, combination keys, the persistent sweeper
 from sweepstack.sweep import (
@@ -64,6 +64,7 @@ __all__ = [
     "Interrupted",
     "JsonCacher",
     "Lazy",
+    "ManagerStore",
     "NumpyCacher",
     "PandasCacher",
     "ParamSweeper",

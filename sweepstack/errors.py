@@ -55,7 +55,9 @@ __all__ = [
     "SweepstackWarning",
     "UndeclaredParamError",
     "UnkeyableValueError",
+    "UnknownAttributeError",
     "UnknownCombinationError",
+    "UnknownOutputError",
     "UnstorableValueError",
     "is_environment_error",
 ]
@@ -577,6 +579,57 @@ class ReportableTypeError(SweepstackError, TypeError):
             f"reportable {self.name!r} is a {self.type_name}, which a report cannot show. "
             "Report a matplotlib figure, a pandas DataFrame, a str (text), or a dict or list "
             "of JSON values; or turn it into one of those first."
+        )
+
+
+class UnknownAttributeError(SweepstackError, AttributeError):
+    """An attribute that is not part of a record's or experiment's state was assigned.
+
+    As in MLtraq, the state of a record or an experiment is a fixed set of names, so
+    that a typo such as ``record.feilds = ...`` or ``record.accuracy = 0.9`` fails
+    instead of vanishing when the record is stored.
+    """
+
+    def __init__(self, kind: str, name: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(kind, name, tuple(allowed))
+        self.kind = kind
+        self.name = name
+        self.allowed = tuple(allowed)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.kind} has no attribute {self.name!r} to set: its state is "
+            f"{', '.join(self.allowed)}. Keep a value to persist in "
+            f"{self.kind}.fields[{self.name!r}] = value, or a scratch value in "
+            + (
+                f"record.vars[{self.name!r}]."
+                if self.kind == "record"
+                else "a variable of your own."
+            )
+        )
+
+
+class UnknownOutputError(SweepstackError, KeyError):
+    """An artifact was asked for by a name that no stage called on the record outputs."""
+
+    def __init__(
+        self, record: str, output: str, outputs: tuple[str, ...], stage: str | None = None
+    ) -> None:
+        super().__init__(record, output, tuple(outputs), stage)
+        self.record = record
+        self.output = output
+        self.outputs = tuple(outputs)
+        self.stage = stage
+
+    def __str__(self) -> str:
+        where = (
+            f"stage {self.stage!r} of record {self.record}"
+            if self.stage
+            else f"record {self.record}"
+        )
+        return (
+            f"{where} has no output {self.output!r} (outputs: {', '.join(self.outputs) or 'none'}); "
+            "call the stage that returns it on the record first, or name one of those outputs."
         )
 
 

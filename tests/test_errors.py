@@ -101,6 +101,14 @@ EXAMPLES = {
         errors.ReportableTypeError("confusion", "builtins.object"),
         TypeError,
     ),
+    errors.UnknownAttributeError: (
+        errors.UnknownAttributeError("record", "accuracy", ("params", "fields", "vars")),
+        AttributeError,
+    ),
+    errors.UnknownOutputError: (
+        errors.UnknownOutputError("3f2a9c0d1e4b", "model", ("points", "pi"), "train"),
+        KeyError,
+    ),
     errors.LauncherError: (
         errors.LauncherError("slurm", "sbatch not found", "install slurm-client"),
         RuntimeError,

@@ -45,7 +45,7 @@ class ExecutionNode:
     Attributes:
         record: the record the stage runs in.
         stage_name: the stage's name.
-        record_index: the record's index in :attr:`DAG.records`.
+        record_index: the record's index in :attr:`DAG.records` (-1 outside a DAG).
         parent: a node that takes this node's outputs (None for a tree's root).
         dependencies: the nodes making this node's inputs (its subtree).
     """
@@ -54,13 +54,16 @@ class ExecutionNode:
         self,
         record: Record,
         call: Any,
-        record_index: int,
+        record_index: int | None = None,
         decisions: dict[int, tuple[str, str]] | None = None,
     ) -> None:
+        if isinstance(call, str):  # curifactory's ExecutionNode(record, stage_name)
+            call = _call_of(record, call)
         self.record = record
         self.call = call
         self.stage_name: str = call.stage.name
-        self.record_index = record_index
+        # -1 for a node made outside a DAG (curifactory's ExecutionNode(record, stage_name))
+        self.record_index: int = -1 if record_index is None else record_index
         self.parent: ExecutionNode | None = None
         self.dependencies: list[ExecutionNode] = []
         self._decisions = decisions if decisions is not None else {}
@@ -171,6 +174,91 @@ class DAG:
             child.parent = node
             node.dependencies.append(self._tree(child))
         return node
+
+    def build_execution_tree_recursive(self, record: Record, stage: str) -> ExecutionNode:
+        """The tree rooted at ``record``'s (last) call of ``stage``: its dependencies,
+        recursively, whatever the cache holds.
+
+        Raises:
+            StageDefinitionError: no stage of that name was called on ``record``.
+        """
+        node = ExecutionNode(record, _call_of(record, stage), self._index(record), self._decisions)
+        return self._tree(node)
+
+    def child_records(self, record: Record) -> list[Record]:
+        """The records with a stage that takes an output of ``record`` (aggregates over it)."""
+        children = []
+        for other in self.records:
+            if other is record:
+                continue
+            if any(
+                p.record is record
+                for call in other._calls
+                if hasattr(call, "sources")
+                for p in call.producers()
+            ):
+                children.append(other)
+        return children
+
+    def is_output_used_anywhere(
+        self, record: Record, stage_search_start_index: int, output: str
+    ) -> bool:
+        """True if a stage takes ``output`` of ``record``: one of ``record``'s calls from
+        index ``stage_search_start_index`` on, or a stage of another record."""
+        for index, call in enumerate(record._calls):
+            if index >= stage_search_start_index and _takes(call, record, output):
+                return True
+        return any(
+            _takes(call, record, output)
+            for other in self.records
+            if other is not record
+            for call in other._calls
+        )
+
+    def get_record_string(self, record_index: int) -> str:
+        """The record's title, then each stage called on it, in call order: its status
+        (run, cached, skipped...), why, and its output keys."""
+        record = self.records[record_index]
+        mapped = {id(n.call): n for n in self.nodes() if n.record is record}
+        lines = [self._record_title(record)]
+        for call in record._calls:
+            node = mapped.get(id(call)) or ExecutionNode(
+                record, call, record_index, self._decisions
+            )
+            lines.append("  " + node.label())
+        return "\n".join(lines)
+
+    def determine_execution_list_recursive(
+        self, node: ExecutionNode, overwrite_check_only: bool = False
+    ) -> bool:
+        """Whether ``node`` runs, as mapped (``determine_execution_list`` decides for
+        every node at once; this reads that decision). With ``overwrite_check_only``:
+        whether an overwrite forces it or one of its dependencies to run."""
+        if overwrite_check_only:
+            return bool(
+                getattr(node.call, "sources", None) and node.call.overwrite_reason()
+            ) or any(self.determine_execution_list_recursive(d, True) for d in node.dependencies)
+        if id(node.call) not in self._decisions:
+            self.determine_execution_list()
+        return node.status == "run"
+
+    @property
+    def artifacts(self) -> list[dict[str, Any]]:
+        """One entry per output of every mapped node: ``record`` (index), ``stage``,
+        ``name``, ``key``, ``status`` (of the node making it: run, cached, skipped...)."""
+        found = []
+        for node in self.nodes():
+            for name, key in node.keys.items():
+                found.append(
+                    {
+                        "record": node.record_index,
+                        "stage": node.stage_name,
+                        "name": name,
+                        "key": key,
+                        "status": node.status,
+                    }
+                )
+        return found
 
     def build_execution_trees(self) -> None:
         """One tree per leaf, its subtrees the dependencies (nothing is planned here)."""
@@ -312,6 +400,30 @@ class DAG:
         from sweepstack.dag._display import dag_html
 
         return dag_html(self)
+
+
+def _call_of(record: Record, stage_name: str) -> Any:
+    calls = [c for c in record._calls if c.stage.name == stage_name and hasattr(c, "sources")]
+    if not calls:
+        from sweepstack.errors import StageDefinitionError
+
+        raise StageDefinitionError(
+            stage_name,
+            f"was not called on record {record.key[:12]} (its stages: "
+            f"{[c.stage.name for c in record._calls]}); call it on the record first",
+        )
+    return calls[-1]
+
+
+def _takes(call: Any, record: Record, output: str) -> bool:
+    """True if ``call`` takes ``output`` made in ``record``."""
+    sources = getattr(call, "sources", None)
+    if not sources or output not in sources:
+        return False
+    if call.stage.is_aggregate:
+        return any(member is record for member, _, _ in sources[output])
+    producer, _ = sources[output]
+    return producer.record is record
 
 
 def _escape(text: str) -> str:

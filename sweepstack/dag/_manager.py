@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sweepstack.dag._graph import DAG
+from sweepstack.dag._manager_names import CurifactoryNames
 from sweepstack.dag._record import Record, RecordOptions, WithOptions
 from sweepstack.dag._result import result_status, write_result
 from sweepstack.errors import ExperimentNotFoundError
@@ -42,7 +43,7 @@ def _finish(run: Any) -> None:
         pass
 
 
-class ArtifactManager(WithOptions):
+class ArtifactManager(CurifactoryNames, WithOptions):
     """Cached stages in a notebook or script, with a live run in an experiment directory.
 
     Args:
@@ -62,6 +63,13 @@ class ArtifactManager(WithOptions):
         eager: run stages as soon as they are called.
         config: fixed options stages may declare and read (``record.config``).
         sweep: the name under which records are stored (``records/<sweep>/``).
+        curifactory_options: curifactory's other options, ``manager_cache_path`` (the
+            directory, as ``path``), ``run_line``, ``parallel_lock``, ``parallel_mode``
+            and the logging ones (see ``CurifactoryNames._take_curifactory_options``).
+
+    Every documented name of curifactory's manager (``get_artifact_path``,
+    ``run_info``, ``lock``, ``map_records``...) answers in sweepstack's terms: see
+    :class:`~sweepstack.dag._manager_names.CurifactoryNames`.
 
     >>> manager = ArtifactManager("pi", path="results/pi")  # doctest: +SKIP
     >>> record = estimate(draw(manager.record({"n": 1000, "seed": 0, "estimator": "plain"})))  # doctest: +SKIP
@@ -91,7 +99,9 @@ class ArtifactManager(WithOptions):
         eager: bool = False,
         config: Mapping[str, Any] | None = None,
         sweep: str = "live",
+        **curifactory_options: Any,
     ) -> None:
+        path = self._take_curifactory_options(path, curifactory_options)
         self.experiment_name = experiment_name
         self.path = os.path.abspath(os.fspath(path if path is not None else experiment_name))
         self.options = RecordOptions(
@@ -142,6 +152,7 @@ class ArtifactManager(WithOptions):
         if start_run:
             self.run = self.xd.start_run(
                 self.experiment_name,
+                argv=self.__dict__.get("_argv"),
                 notes=self.notes,
                 store_full=self.store_full,
                 config=self.config,
@@ -179,6 +190,7 @@ class ArtifactManager(WithOptions):
             config=self.config,
             cache=self.cache,
             options=self.options,
+            id_experiment=None if self.xd is None else self.xd.id_experiment,
         )
         record._all_records = lambda: list(self.records)
         self.records.append(record)
@@ -322,6 +334,7 @@ class ArtifactManager(WithOptions):
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.update(xd=None, run=None, cache=None, _written=set())  # no store handle
+        state["_parallel_lock"] = None  # a multiprocessing lock pickles only when spawning
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

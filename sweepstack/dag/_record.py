@@ -35,6 +35,7 @@ from sweepstack.errors import (
     DryRunError,
     StageDefinitionError,
     UndeclaredParamError,
+    UnknownAttributeError,
 )
 from sweepstack.store._fields import FieldDict
 
@@ -286,6 +287,11 @@ class Record(WithOptions):
             keeps everything in memory.
         options: how stages run (:class:`RecordOptions`); its fields may also be given
             as keywords: ``Record(params, dry=True)``.
+        id_experiment: the ``id_experiment`` of the experiment the record belongs to.
+
+    As MLtraq's runs, a record refuses attributes that are not part of its state
+    (:class:`~sweepstack.errors.UnknownAttributeError`): persist a value in
+    ``record.fields``, keep a scratch one in ``record.vars``.
 
     >>> from sweepstack.dag import stage
     >>> @stage(outputs=["double"], params=["x"])
@@ -303,10 +309,12 @@ class Record(WithOptions):
         id_run: str | None = None,
         config: Mapping[str, Any] | None = None,
         cache: Any = None,
+        id_experiment: str | None = None,
         options: RecordOptions | None = None,
         **flags: Any,
     ) -> None:
         params = {} if params is None else params
+        self.id_experiment = id_experiment
         self.key: str = key if key is not None else param_key(params)
         self._params = ReadOnlyDict(params)
         self._config = ReadOnlyDict(config)
@@ -333,6 +341,22 @@ class Record(WithOptions):
         self._reportable_data: dict[str, bytes] = {}
         self._all_records: Callable[[], list[Record]] | None = None
         self._stored_stages: list[dict[str, Any]] | None = None  # from_document
+        self._sealed = True  # from here on, only the names above can be assigned
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # MLtraq's run state is __slots__; here pickling and the stage machinery rely on
+        # __dict__, so the refusal is explicit: after __init__, a public name must exist
+        # (the common case, an existing name, is tested first: this runs on every set)
+        known = self.__dict__
+        if name in known or name[0] == "_" or "_sealed" not in known or hasattr(type(self), name):
+            object.__setattr__(self, name, value)
+            return
+        raise UnknownAttributeError("record", name, self._state_names())
+
+    def _state_names(self) -> tuple[str, ...]:
+        names = {n for n in self.__dict__ if not n.startswith("_")}
+        names.update(("params", "config", "steps"))
+        return tuple(sorted(names))
 
     @property
     def elapsed(self) -> float:
@@ -376,6 +400,26 @@ class Record(WithOptions):
             if name not in params and name not in config:
                 missing.append(name)
         return found, from_config, sorted(missing)
+
+    @property
+    def steps(self) -> list[Callable[..., Any]]:
+        """The stage functions called on this record, in call order (MLtraq's ``steps``).
+
+        A stage may read their source for lineage:
+
+        >>> import inspect
+        >>> from sweepstack.dag import stage
+        >>> @stage(outputs=["y"], version="1")
+        ... def one(record):
+        ...     return 1
+        >>> [f.__name__ for f in one(Record({"a": 1})).steps]
+        ['one']
+        """
+        return [
+            call.stage.fn
+            for call in self._calls
+            if hasattr(call, "stage") and hasattr(call.stage, "fn")
+        ]
 
     # --- the graph ------------------------------------------------------------------
 
@@ -601,6 +645,7 @@ class Record(WithOptions):
         *,
         id_run: str | None = None,
         config: Mapping[str, Any] | None = None,
+        id_experiment: str | None = None,
     ) -> Record:
         """A done record rebuilt from its stored document, its outputs loadable from
         ``cache`` (for aggregates over every done combination).
@@ -611,7 +656,12 @@ class Record(WithOptions):
         0.1
         """
         record = cls(
-            document.get("params") or {}, document["key"], id_run=id_run, config=config, cache=cache
+            document.get("params") or {},
+            document["key"],
+            id_run=id_run,
+            config=config,
+            cache=cache,
+            id_experiment=id_experiment,
         )
         record.fields.update(document.get("fields") or {})
         stages = list(document.get("stages") or [])

@@ -166,8 +166,13 @@ class Engine:
 
     # --- starting --------------------------------------------------------------------
 
-    def start(self, argv: Iterable[str] | None = None) -> None:
+    def start(
+        self, argv: Iterable[str] | None = None, engineargs: Iterable[str] | None = None
+    ) -> None:
         """Parse the options, set up the experiment, and call ``init`` and ``run``.
+
+        ``argv`` (default ``sys.argv[1:]``) is also accepted under execo's name,
+        ``engineargs``.
 
         Returns when every combination handed to this process is done. Otherwise exits
         (``SystemExit``) with status 1 when combinations failed (their records say why:
@@ -178,6 +183,8 @@ class Engine:
         with ``-c``), and 130 when interrupted (Ctrl-C, SIGTERM). Any other exception of
         ``run`` propagates after the run is recorded as failed.
         """
+        if argv is None:
+            argv = engineargs
         self._argv = list(sys.argv[1:] if argv is None else argv)
         try:
             self._start()
@@ -409,6 +416,10 @@ class Engine:
             raise SystemExit(code)
 
     # --- sweepers and the records loop ------------------------------------------------
+
+    @property
+    def _id_experiment(self) -> str | None:
+        return None if self.experiment is None else self.experiment.id_experiment
 
     def sweeper(
         self, sweeps: Iterable[Mapping[str, Any]], name: str = "main", **options: Any
@@ -653,7 +664,13 @@ class Engine:
             options = dataclasses.replace(options, eager=True)
         run = None if self.current_run is None else self.current_run.reference
         return Record(
-            params, key, id_run=run, config=self.config, cache=self._cache, options=options
+            params,
+            key,
+            id_run=run,
+            config=self.config,
+            cache=self._cache,
+            id_experiment=self._id_experiment,
+            options=options,
         )
 
     def _write(self, flight: _InFlight, status: str) -> None:
@@ -764,7 +781,11 @@ class Engine:
             if document.get("key") in done and document.get("status") == "done":
                 records.append(
                     Record.from_document(
-                        document, self._cache, id_run=self.current_run.reference, config=self.config
+                        document,
+                        self._cache,
+                        id_run=self.current_run.reference,
+                        config=self.config,
+                        id_experiment=self._id_experiment,
                     )
                 )
         return records

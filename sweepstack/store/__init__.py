@@ -10,6 +10,7 @@ from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._experiment import Experiment, open
 from sweepstack.store._fields import FieldDict, validate_field
 from sweepstack.store._format import AGGREGATES
+from sweepstack.store._manager_store import ManagerStore
 from sweepstack.store._names import HOST
 from sweepstack.store._results import Results
 from sweepstack.store._runs import Run
@@ -21,6 +22,7 @@ __all__ = [
     "Experiment",
     "ExperimentDir",
     "FieldDict",
+    "ManagerStore",
     "Problem",
     "Results",
     "Run",

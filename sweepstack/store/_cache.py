@@ -112,6 +112,11 @@ class ArtifactCache:
         """The folder of artifact ``key`` (whether or not it exists)."""
         return os.path.join(self.root, shard(key), key)
 
+    @staticmethod
+    def relative_path(key: str) -> str:
+        """The folder of artifact ``key`` relative to the cache folder: ``<kk>/<key>``."""
+        return os.path.join(shard(key), key)
+
     def read_meta(self, key: str) -> dict[str, Any] | None:
         """The metadata of artifact ``key``, or None when there is no such artifact.
 

@@ -36,6 +36,7 @@ from sweepstack.store._format import (
     FIELDS_FILE,
     FIELDS_LOCK,
     KNOWN_TOP_LEVEL,
+    LIVE_REPORT_SUFFIX,
     LOG_SUFFIX,
     LOGS_DIR,
     MERGED_OUTPUT_FILE,
@@ -45,6 +46,7 @@ from sweepstack.store._format import (
     REPORT_FILE,
     REPORTS_DIR,
     RUNS_DIR,
+    RUNS_LOCK,
     SHARED_CACHE_PREFIX,
     STDERR_FILE,
     STDOUT_FILE,
@@ -59,7 +61,7 @@ from sweepstack.store._format import (
     parse_manifest,
     utc_now,
 )
-from sweepstack.store._locks import file_lock
+from sweepstack.store._locks import FileLock, file_lock
 from sweepstack.store._names import check_name
 from sweepstack.store._records import RecordStore
 from sweepstack.store._runs import Run, read_run, read_runs, start_run
@@ -99,7 +101,9 @@ def _make_folder(path: str) -> None:
     try:
         os.makedirs(path, exist_ok=True)
     except FileExistsError as err:
-        raise StoreWriteError(path, "a file is in the way (a part of the path is a file, not a folder)") from err
+        raise StoreWriteError(
+            path, "a file is in the way (a part of the path is a file, not a folder)"
+        ) from err
     except OSError as err:
         raise StoreWriteError(path, reason_of(err)) from err
 
@@ -329,6 +333,26 @@ class ExperimentDir:
     def records_dir(self) -> str:
         """``DIR/records`` (not created)."""
         return os.path.join(self.path, RECORDS_DIR)
+
+    @property
+    def runs_lock(self) -> FileLock:
+        """The inter-process lock ``DIR/runs/lock`` (re-entrant; created when taken).
+
+        Numbering runs needs no lock (see :mod:`sweepstack.store._runs`); rewriting a
+        run document takes this one, so that :class:`~sweepstack.store.ManagerStore`
+        and a run's owner never undo each other's changes. ``ArtifactManager.lock()``
+        takes it too.
+        """
+        return file_lock(os.path.join(self._folder(RUNS_DIR), RUNS_LOCK))
+
+    def live_report_path(self, reference: str) -> str:
+        """``DIR/reports/<reference>.html``, the report of a live run (folder created).
+
+        Raises:
+            StoreValueError: ``reference`` cannot name a file.
+        """
+        name = check_name("run reference", reference)
+        return os.path.join(self.reports_dir, name + LIVE_REPORT_SUFFIX)
 
     # --- runs ----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from sweepstack.errors import (
     CorruptEntryWarning,
     FormatVersionError,
     SweepstackError,
+    UnknownAttributeError,
 )
 from sweepstack.store._atomic import read_bytes, reason_of
 from sweepstack.store._cache import ArtifactCache
@@ -85,7 +86,12 @@ class Experiment:
 
     Pickles without its store handle: the unpickled object has the same identity and
     fields, and reopens the directory at the same path when it next reads it.
+
+    As MLtraq's experiments, it refuses attributes that are not part of its state
+    (:class:`~sweepstack.errors.UnknownAttributeError`): persist a value in ``fields``.
     """
+
+    _STATE = ("path", "id_experiment", "name", "engine", "created", "fields", "runs", "db")
 
     def __init__(self, directory: ExperimentDir) -> None:
         self._directory: ExperimentDir | None = directory
@@ -96,12 +102,26 @@ class Experiment:
         self.created = directory.created
         self._fields: FieldDict | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_") or name in self._STATE[:5]:
+            object.__setattr__(self, name, value)
+            return
+        raise UnknownAttributeError("experiment", name, self._STATE)
+
     @property
     def directory(self) -> ExperimentDir:
         """The low-level handle (reopened after unpickling)."""
         if self._directory is None:
             self._directory = ExperimentDir.open(self.path)
         return self._directory
+
+    @property
+    def db(self) -> ExperimentDir:
+        """MLtraq's database handler: here the experiment directory's store handle.
+
+        As MLtraq's, it is discarded on pickling (and reopened when next used).
+        """
+        return self.directory
 
     # --- fields ----------------------------------------------------------------------------
 

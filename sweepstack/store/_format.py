@@ -55,6 +55,7 @@ __all__ = [
     "JOURNAL_FORMAT",
     "JOURNAL_MAGIC",
     "KNOWN_TOP_LEVEL",
+    "LIVE_REPORT_SUFFIX",
     "LOGS_DIR",
     "LOG_SUFFIX",
     "LOG_SUMMARY_KEYS",
@@ -70,6 +71,7 @@ __all__ = [
     "REPORT_FILE",
     "RUNS_DIR",
     "RUNS_HINT",
+    "RUNS_LOCK",
     "RUN_SUFFIX",
     "SHARED_CACHE_PREFIX",
     "SNAPSHOT_MAGIC",
@@ -134,17 +136,19 @@ FIELDS_LOCK = "fields.lock"
 STDOUT_FILE = "stdout"  # the engine's -L / -R outputs of a single process
 STDERR_FILE = "stderr"
 MERGED_OUTPUT_FILE = "stdout+stderr"  # ... with -M
-SHARED_CACHE_PREFIX = "cache-"  # <parent>/cache-<prefix>: a cache shared by sibling experiments
+SHARED_CACHE_PREFIX = "cache-"  # <parent of DIR>/cache-<prefix>: ArtifactManager(prefix=...)
 
 # --- logs/ and reports/ -------------------------------------------------------------------
 LOG_SUFFIX = ".log"  # logs/<run reference>.log
 OUT_SUFFIX = ".out"  # logs/<run reference>.out and .err: a worker's -L / -R outputs
 ERR_SUFFIX = ".err"
 REPORT_FILE = "report.html"  # reports/report.html, the default report
+LIVE_REPORT_SUFFIX = ".html"  # reports/<run reference>.html: ArtifactManager.generate_report()
 
 # --- runs/ and records/<sweep>/ -----------------------------------------------------------
 RUN_SUFFIX = ".json"  # runs/<N>.json
 RUNS_HINT = "next"  # runs/next: a number to start from; only a hint, never trusted for uniqueness
+RUNS_LOCK = "lock"  # runs/lock: held to rewrite a run document (read, merge, replace)
 RECORD_SUFFIX = ".json"  # records/<sweep>/<kk>/<key>.json
 RECORD_LOG_DIR = "_log"  # records/<sweep>/_log/: never a shard (shards are two characters)
 RECORD_LOG_SUFFIX = ".jsonl"

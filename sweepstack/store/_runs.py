@@ -5,7 +5,10 @@ the name exists, on a local file system and on NFS alike: two processes or hosts
 never take the same number, and no shared file is rewritten to allocate one. Where to
 start looking is read from ``runs/next``, a hint each new run rewrites (a stale or lost
 hint costs a few ``stat`` calls, found by galloping then bisecting, never a duplicate).
-After creation only the process that owns a run rewrites its document (atomically).
+After creation a run document is rewritten (atomically) by the process that owns the
+run, and by a user's :class:`~sweepstack.store.ManagerStore` (its notes, its status):
+each rewrite holds ``runs/lock``, reads the document, applies its changes and replaces
+it, so neither undoes the other's changes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sweepstack.store._atomic import atomic_create, atomic_write, read_bytes
 from sweepstack.store._format import (
     RUN_SUFFIX,
     RUNS_HINT,
+    RUNS_LOCK,
     encode_run,
     parse_run,
     utc_now,
@@ -92,8 +96,15 @@ class Run:
             raise StoreValueError(
                 "run entry", fixed[0], "an entry other than " + ", ".join(sorted(_FIXED))
             )
-        document = {**self._document, **changes}
-        atomic_write(self.path, encode_run(document))
+        from sweepstack.store._locks import file_lock
+
+        with file_lock(os.path.join(os.path.dirname(self.path), RUNS_LOCK)):
+            try:  # another writer's entries (a ManagerStore's notes) are kept
+                current = parse_run(self.path, read_bytes(self.path))
+            except (OSError, CorruptEntryError):
+                current = self._document  # unreadable: ours is the best copy there is
+            document = {**current, **changes}
+            atomic_write(self.path, encode_run(document))
         self._document = document
 
     def finish(self, status: str, error: BaseException | str | None = None) -> None:

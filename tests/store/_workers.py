@@ -39,3 +39,19 @@ def add_runs_and_records(
             )
         run.finish("complete")
     return {"pid": os.getpid(), "numbers": numbers, "written": written}
+
+
+def manager_store_writer(path: str, worker: int, start_at: float) -> dict:
+    """Make a live manager, add its run through a ManagerStore, note it, and finish."""
+    from sweepstack.dag import ArtifactManager
+    from sweepstack.store import ManagerStore
+
+    time.sleep(max(0.0, start_at - time.time()))
+    manager = ArtifactManager("crowd", path)
+    store = ManagerStore(path)
+    block = store.add_run(manager)
+    mine = store.get_run(block["reference"])[0]
+    mine["notes"] = f"worker {worker}"
+    store.save()
+    manager.finish()
+    return {"reference": block["reference"], "number": block["run_number"], "pid": os.getpid()}
