@@ -154,6 +154,19 @@ class Call:
             for producer, _ in self.sources.values():
                 yield producer
 
+    def inputs(self) -> Iterator[Any]:
+        """The nodes whose outputs are this one's declared inputs (the tree of the map;
+        an aggregate's other reads of its members are in :meth:`producers`)."""
+        seen: set[int] = set()
+        if self.stage.is_aggregate:
+            pairs = (producer for entries in self.sources.values() for _, producer, _ in entries)
+        else:
+            pairs = (producer for producer, _ in self.sources.values())
+        for producer in pairs:
+            if id(producer) not in seen:
+                seen.add(id(producer))
+                yield producer
+
     # --- keys -----------------------------------------------------------------------
 
     def parts(self) -> dict[str, Any]:

@@ -167,7 +167,7 @@ class DAG:
         return any(c.stage.name == stage_name and id(c) not in consumed for c in record.calls)
 
     def _tree(self, node: ExecutionNode) -> ExecutionNode:
-        for producer in node.call.producers():
+        for producer in _direct(node.call):
             child = ExecutionNode(
                 producer.record, producer, self._index(producer.record), self._decisions
             )
@@ -193,9 +193,8 @@ class DAG:
                 continue
             if any(
                 p.record is record
-                for call in other._calls
-                if hasattr(call, "sources")
-                for p in call.producers()
+                for call in other.calls
+                for p in call.inputs()
             ):
                 children.append(other)
         return children
@@ -442,3 +441,19 @@ def _add_rich(parent: Any, node: ExecutionNode) -> None:
     branch = parent.add(label)
     for child in node.dependencies:
         _add_rich(branch, child)
+
+
+def _direct(call: Any) -> list[Any]:
+    """The nodes ``call`` depends on directly: its producers, less those reachable through
+    another of them (an aggregate's reads of its members' earlier outputs show under the
+    member output it takes, not beside it)."""
+    producers = list(call.producers())
+    below: set[int] = set()
+    for producer in producers:
+        stack = list(producer.producers())
+        while stack:
+            node = stack.pop()
+            if id(node) not in below:
+                below.add(id(node))
+                stack.extend(node.producers())
+    return [p for p in producers if id(p) not in below]

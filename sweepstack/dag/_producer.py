@@ -33,6 +33,10 @@ class Producer(Protocol):
         """The nodes whose outputs this one takes."""
         ...
 
+    def inputs(self) -> Iterator[Producer]:
+        """The nodes whose outputs are this one's declared inputs."""
+        ...
+
     def key_of(self, output: str) -> str:
         """The artifact key of one output."""
         ...

@@ -73,6 +73,9 @@ class StoredOutputs:
     def producers(self) -> Iterator[Any]:
         return iter(())
 
+    def inputs(self) -> Iterator[Any]:
+        return iter(())
+
     def key_of(self, output: str) -> str:
         return self._keys[output]
 
