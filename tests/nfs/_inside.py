@@ -1,6 +1,6 @@
 """The NFS scenarios, run inside the test VM by ``tests/nfs/test_nfs.py``.
 
-    ../shared/tools/nfsvm.sh run --vers 4.2 -- .venv/bin/python -m tests.nfs._inside
+    tools/nfsvm.sh run --vers 4.2 -- .venv/bin/python -m tests.nfs._inside
 
 In the VM, kernel nfsd exports a tmpfs (``/srv/nfs``, read here directly as the
 server's truth) and two kernel NFS clients, each in its own network namespace, mount
