@@ -24,13 +24,13 @@
 # Exit status of `run`: CMD's; 124 if the VM ran out of time; 3 if the VM gave no result.
 #
 # Environment: NFSVM_WORK   where setup keeps the kernel and initramfs (default
-#                           /var/tmp/nfsvm); it must be readable through the host's /
+#                           /var/tmp/sweepstack-nfsvm); it must be readable through the host's /
 #              NFSVM_TIMEOUT  seconds before `run` stops the VM (default 900)
 # Runs are independent: each has its own folder, so several may run at once.
 set -euo pipefail
 
 TOOLS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-WORK=${NFSVM_WORK:-/var/tmp/nfsvm}
+WORK=${NFSVM_WORK:-/var/tmp/sweepstack-nfsvm}
 PACKAGES="qemu-system-x86 busybox-static cpio kmod xz-utils nfs-kernel-server nfs-common iproute2 util-linux"
 # what the initramfs loads to reach the host's / (virtio-pci -> 9p) and to stack the
 # overlay on it; their dependencies are worked out by modprobe from the kernel itself
@@ -38,12 +38,17 @@ BOOT_MODULES="virtio_pci 9pnet_virtio 9p overlay"
 
 die() { echo "nfsvm: $*" >&2; exit 2; }
 
+# what the initramfs is made of: a setup made from another version of it is redone
+setup_id() { { cat "$TOOLS/nfsvm/init"; echo "$BOOT_MODULES"; } | sha256sum | cut -d' ' -f1; }
+
 # why `run` cannot work here, or nothing
 why_not() {
   [ "$(id -u)" = 0 ] || { echo "needs root (qemu's 9p export of /, network namespaces in the guest)"; return; }
   command -v qemu-system-x86_64 >/dev/null || { echo "qemu-system-x86_64 is not installed: run tools/nfsvm.sh setup"; return; }
   [ -f "$WORK/initrd.gz" ] && [ -f "$WORK/kernel/boot/vmlinuz" ] \
     || { echo "the VM is not set up in $WORK: run tools/nfsvm.sh setup"; return; }
+  [ "$(cat "$WORK/setup.id" 2>/dev/null)" = "$(setup_id)" ] \
+    || { echo "the VM in $WORK was set up from another tools/nfsvm/init: run tools/nfsvm.sh setup"; return; }
 }
 
 setup() {
@@ -95,9 +100,10 @@ setup() {
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) > "$build/initrd.gz"
 
   # move into place last, so that a half-done setup is never taken for a done one
-  rm -rf "$WORK/kernel" "$WORK/initrd.gz"
+  rm -rf "$WORK/kernel" "$WORK/initrd.gz" "$WORK/setup.id"
   mv "$build/kernel" "$WORK/kernel"
   mv "$build/initrd.gz" "$WORK/initrd.gz"
+  setup_id > "$WORK/setup.id"
   echo "nfsvm: set up in $WORK (kernel $version; modules: $(tr '\n' ' ' < "$root/modules"))"
 }
 
