@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A real one-node SLURM for tests/cluster (see ../shared/cluster-testing.md): the packages
-# only; each test session starts its own controller with ../shared/tools/slurm-up.sh.
+# A real one-node SLURM for tests/cluster: the packages only; each test session starts
+# its own cluster (munged, slurmctld, slurmd) with tools/slurm.sh up (see tools/README.md).
 # Idempotent, about 10-20 s on a fresh machine. If it fails the SLURM tests skip and say why.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive

@@ -1,9 +1,9 @@
 """A real one-node SLURM cluster for the launcher tests, started once per test session.
 
-``../shared/tools/slurm-up.sh`` (next to the repository) writes the whole
-configuration, state and logs under a temporary folder and starts ``slurmctld`` and
-``slurmd`` on free loopback ports, so that several sessions can coexist; the
-cluster is stopped with ``slurm-down.sh``. Root and the Debian packages
+``tools/slurm.sh up`` writes the whole configuration, state and logs under a
+temporary folder and starts a private ``munged``, ``slurmctld`` and ``slurmd`` on
+free loopback ports, so that several sessions can coexist; ``tools/slurm.sh down``
+stops them (see ``tools/README.md``). Root and the Debian packages
 (``.ci/setup.d/20-slurm.sh``) are needed: without them the tests skip and say so.
 """
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TOOLS = os.path.join(REPO, "..", "shared", "tools")
+SLURM_TOOL = os.path.join(REPO, "tools", "slurm.sh")
 SETUP = ".ci/setup.d/20-slurm.sh"
 
 
@@ -55,7 +55,7 @@ def _free_ports(count: int) -> list[int]:
 def _why_not() -> str | None:
     """Why SLURM cannot run on this machine, or None."""
     if os.geteuid() != 0:
-        return "needs root to start slurmctld, slurmd and munged (see ../shared/cluster-testing.md)"
+        return "needs root to start slurmctld, slurmd and munged (see tools/README.md)"
     missing = [
         p
         for p in ("slurmctld", "slurmd", "sbatch", "squeue", "scancel", "munged")
@@ -63,10 +63,8 @@ def _why_not() -> str | None:
     ]
     if missing:
         return f"SLURM is not installed ({', '.join(missing)} missing): run {SETUP}"
-    if not os.path.exists(os.path.join(TOOLS, "slurm-up.sh")):
-        return (
-            f"{os.path.normpath(os.path.join(TOOLS, 'slurm-up.sh'))} is missing (the shared tools)"
-        )
+    if not os.path.exists(SLURM_TOOL):
+        return f"{SLURM_TOOL} is missing from the checkout"
     host = socket.gethostname().split(".")[0]
     try:
         address = socket.gethostbyname(host)
@@ -86,7 +84,7 @@ def slurm() -> Iterator[Slurm]:
     ctld, slurmd = _free_ports(2)
     env = {**os.environ, "SLURMCTLD_PORT": str(ctld), "SLURMD_PORT": str(slurmd)}
     up = subprocess.run(
-        ["bash", os.path.join(TOOLS, "slurm-up.sh"), folder],
+        ["bash", SLURM_TOOL, "up", folder],
         env=env,
         capture_output=True,
         text=True,
@@ -94,13 +92,13 @@ def slurm() -> Iterator[Slurm]:
     )
     try:
         if up.returncode != 0:
-            raise AssertionError(f"slurm-up.sh failed:\n{up.stdout}\n{up.stderr}")
+            raise AssertionError(f"tools/slurm.sh up failed:\n{up.stdout}\n{up.stderr}")
         conf = up.stdout.strip().splitlines()[-1].removeprefix("export SLURM_CONF=")
         env = {**os.environ, "SLURM_CONF": conf}
         yield Slurm(folder, env)
     finally:
         subprocess.run(
-            ["bash", os.path.join(TOOLS, "slurm-down.sh"), folder],
+            ["bash", SLURM_TOOL, "down", folder],
             capture_output=True,
             timeout=120,
         )
