@@ -40,11 +40,15 @@ from sweepstack.sweep import (
     canonical,
     geom,
     igeom,
+    loguniform,
     param_key,
+    randint,
     register_key_type,
+    sample,
     slugify,
     sweep,
     sweep_stats,
+    uniform,
 )
 
 __all__ = [
@@ -73,12 +77,16 @@ __all__ = [
     "copy_outputs",
     "geom",
     "igeom",
+    "loguniform",
     "open",
     "param_key",
+    "randint",
     "redirect_outputs",
     "register_key_type",
+    "sample",
     "slugify",
     "stage",
     "sweep",
     "sweep_stats",
+    "uniform",
 ]

@@ -31,6 +31,7 @@ from typing import Any
 from sweepstack.dag import DAG, Record
 from sweepstack.engine._logging import LogSetup
 from sweepstack.engine._options import (
+    SpaceOptions,
     add_engine_options,
     child_command,
     result_options,
@@ -129,6 +130,7 @@ class Engine:
         self._aggregates: list[Record] = []
         self._waiting = False  # logged once that the loop waits for other processes' claims
         self._counts = {"done": 0, "failed": 0}
+        self._space_options: SpaceOptions | None = None  # --sweep, --sweep-file, --only
 
     # --- the hooks a subclass overrides --------------------------------------------------
 
@@ -160,6 +162,7 @@ class Engine:
         self.args, _ = self.args_parser.parse_known_args(self._argv)  # what init() may read
         _run_on_ancestors(self, "init")
         self.args = self.args_parser.parse_args(self._argv)
+        self._space_options = SpaceOptions(self.args)  # a bad --sweep stops before any write
         self.setup_run_name()
         if self.args.use_dir:
             self.result_dir = os.path.abspath(self.args.use_dir)
@@ -354,9 +357,17 @@ class Engine:
     # --- sweepers and the records loop ------------------------------------------------
 
     def sweeper(
-        self, sweeps: Iterable[Mapping[str, Any]], name: str = "main", **options: Any
+        self,
+        sweeps: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        name: str = "main",
+        **options: Any,
     ) -> ParamSweeper:
         """A :class:`~sweepstack.sweep.ParamSweeper` named ``name`` in the experiment directory.
+
+        ``sweeps`` is a list of combinations, usually ``sweep({...})`` or
+        ``sample({...}, n)``, or a space dict (swept as by ``sweep``). ``--sweep-file``
+        and ``--sweep`` change the space such a list was made from, and the list is made
+        again from the changed space; ``--only`` limits what :meth:`records` claims.
 
         Its combinations are saved, with a manifest of the parameter space and of the
         options that change results; continuing with other such options warns
@@ -366,14 +377,19 @@ class Engine:
         assert self.args is not None
         options.setdefault("lease", self.args.lease)
         options.setdefault("retry_failed", self.args.retry_failed)
+        space_options = self._space_options or SpaceOptions(self.args)
+        sweeps = space_options.combinations(sweeps)
         if self.args.dry:
             path = os.path.join(self.result_dir or "", SWEEPS_DIR, name)
-            return ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
-        assert self.experiment is not None
-        sweeper = ParamSweeper(
-            self.experiment.sweeper_dir(name), sweeps, save_sweeps=True, name=name, **options
-        )
-        self._check_manifest(sweeper)
+            sweeper = ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
+        else:
+            assert self.experiment is not None
+            sweeper = ParamSweeper(
+                self.experiment.sweeper_dir(name), sweeps, save_sweeps=True, name=name, **options
+            )
+            self._check_manifest(sweeper)
+        if space_options.test is not None:
+            space_options.check(name, sweeper.get_sweeps())
         return sweeper
 
     def _check_manifest(self, sweeper: ParamSweeper) -> None:
@@ -444,8 +460,9 @@ class Engine:
             yield from self._dry_loop(sweeper)
             return
         claimed = 0
+        only = self._space_options.claim_filter() if self._space_options else None
         while True:
-            combination = sweeper.get_next()
+            combination = sweeper.get_next(only)
             if combination is None:
                 if self._others_at_work(sweeper):
                     continue  # their claims come back by themselves if they died
@@ -499,7 +516,12 @@ class Engine:
         as done; the loop then ends with nothing in progress.
         """
         sweeper.update()
-        held = [c for c in sweeper.claims() if not c.mine]
+        test = self._space_options.test if self._space_options else None
+        held = [
+            c
+            for c in sweeper.claims()
+            if not c.mine and (test is None or c.combination is None or test(c.combination))
+        ]
         if not held:
             return False
         if not self._waiting:
@@ -516,7 +538,10 @@ class Engine:
         return True
 
     def _dry_loop(self, sweeper: ParamSweeper) -> Iterator[Record]:
+        test = self._space_options.test if self._space_options else None
         for combination in sweeper.get_remaining():
+            if test is not None and not test(combination):
+                continue
             record = Record(
                 combination,
                 sweeper.key_of(combination),

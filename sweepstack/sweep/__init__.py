@@ -1,11 +1,23 @@
 """The sweep layer: parameter spaces, combination keys and the persistent ParamSweeper."""
 
-from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
+from sweepstack.sweep._combinations import (
+    Combinations,
+    HashableDict,
+    geom,
+    igeom,
+    slugify,
+    sweep,
+    sweep_stats,
+)
+from sweepstack.sweep._distributions import Distribution, loguniform, randint, uniform
 from sweepstack.sweep._keys import canonical, param_key, register_key_type
+from sweepstack.sweep._sample import sample
 from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats, check_sweeper
 
 __all__ = [
     "Claim",
+    "Combinations",
+    "Distribution",
     "HashableDict",
     "ParamSweeper",
     "SweeperStats",
@@ -13,9 +25,13 @@ __all__ = [
     "check_sweeper",
     "geom",
     "igeom",
+    "loguniform",
     "param_key",
+    "randint",
     "register_key_type",
+    "sample",
     "slugify",
     "sweep",
     "sweep_stats",
+    "uniform",
 ]
