@@ -108,6 +108,8 @@ class _Parser:
                 items.append(self.element())
             elif self._peek() == closing:
                 return items
+            elif not self._peek():
+                raise _Syntax(f"expected {closing!r} at column {self.i + 1}, found the end")
             else:
                 raise _Syntax(f"unexpected {self._peek()!r} at column {self.i + 1}")
 
