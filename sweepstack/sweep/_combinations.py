@@ -149,14 +149,13 @@ def sweep(parameters: Mapping[Any, Any]) -> Combinations:
         if all(not isinstance(levels, Mapping) for levels in parameters.values()):
             kept = [(f, lv) for f, lv in parameters.items() if _levels(f, lv, ()) is not None]
             factors = [factor for factor, _ in kept]
-            return Combinations(
-                (HashableDict(zip(factors, picked)) for picked in product(*(lv for _, lv in kept))),
-                parameters,
-                sweep,
-            )
-        return Combinations(
-            (HashableDict(items) for items in _combination_items(parameters, ())), parameters, sweep
-        )
+            # a list comprehension, then one copy of its pointers: faster than a generator
+            combinations = [
+                HashableDict(zip(factors, picked)) for picked in product(*(lv for _, lv in kept))
+            ]
+        else:
+            combinations = [HashableDict(items) for items in _combination_items(parameters, ())]
+        return Combinations(combinations, parameters, sweep)
 
 
 @contextmanager
