@@ -198,12 +198,13 @@ def _arrow_column(values: list[Any]) -> Any:
     if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
         if all(-(2**63) <= v < 2**63 for v in present):
             return pyarrow.array(values, type=pyarrow.int64())
-    elif present and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in present
-    ):
+    elif present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
         return pyarrow.array([None if v is None else float(v) for v in values], pyarrow.float64())
     return pyarrow.array(
-        [None if v is None else _text(v) if isinstance(v, (list, dict)) else str(v) for v in values],
+        [
+            None if v is None else _text(v) if isinstance(v, (list, dict)) else str(v)
+            for v in values
+        ],
         type=pyarrow.string(),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sweepstack.errors import OverrideError
@@ -274,6 +274,7 @@ class SpaceOptions:
         is_space = isinstance(sweeps, Mapping)
         if not (self.overrides or self.file):
             return sweep(sweeps) if is_space else sweeps
+        remake: Callable[[Mapping[Any, Any]], Combinations]
         if is_space:
             space, remake = sweeps, sweep
         elif isinstance(sweeps, Combinations) and sweeps.space is not None:
@@ -303,7 +304,9 @@ class SpaceOptions:
                 f"no combination of sweeper {name!r} matches",
             )
 
-    def claim_filter(self) -> Callable[[list[HashableDict]], Iterator[HashableDict]] | None:
+    def claim_filter(
+        self,
+    ) -> Callable[[Iterable[HashableDict]], Iterable[HashableDict]] | None:
         """An execo_engine-style filter for ``get_next``: the todo combinations ``--only``
         keeps (lazily: the sweeper takes the first)."""
         test = self.test

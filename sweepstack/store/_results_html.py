@@ -113,7 +113,9 @@ def results_html(rows: Sequence[dict[str, Any]], unreadable: int = 0, limit: int
     else:
         notes.append(f"{len(rows)} row(s); click a column to sort")
     if unreadable:
-        notes.append(f"{unreadable} unreadable record(s) left out (<code>sweepstack check DIR</code>)")
+        notes.append(
+            f"{unreadable} unreadable record(s) left out (<code>sweepstack check DIR</code>)"
+        )
     parts.append("<p><small>" + "; ".join(notes) + "</small></p></div>")
     parts.append(_SCRIPT % table_id)
     return "\n".join(parts)

@@ -41,7 +41,7 @@ class HashableDict(dict):
         return (HashableDict, (dict(self),))
 
 
-class Combinations(list):  # type: ignore[type-arg]
+class Combinations(list):
     """The list :func:`sweep` and :func:`~sweepstack.sample` return: it remembers its space.
 
     It is an ordinary list of :class:`HashableDict`; besides, ``space`` is the parameter

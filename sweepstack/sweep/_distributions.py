@@ -58,10 +58,10 @@ class Distribution:
         return self.low <= value <= self.high
 
     def __eq__(self, other: object) -> bool:
-        return (
-            type(other) is type(self)
-            and (self.low, self.high) == (other.low, other.high)  # type: ignore[attr-defined]
-        )
+        if type(other) is not type(self):
+            return False
+        assert isinstance(other, Distribution)
+        return (self.low, self.high) == (other.low, other.high)
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.low, self.high))
@@ -73,7 +73,7 @@ class Distribution:
         return (type(self), (self.low, self.high))
 
 
-class uniform(Distribution):  # noqa: N801 - named like Optuna's and scipy's
+class uniform(Distribution):
     """Floats spread evenly between ``low`` and ``high``.
 
     >>> uniform(0.0, 2.0).at(0.25)
@@ -90,7 +90,7 @@ class uniform(Distribution):  # noqa: N801 - named like Optuna's and scipy's
         return min(float(self.high), self.low + u * (self.high - self.low))
 
 
-class loguniform(Distribution):  # noqa: N801
+class loguniform(Distribution):
     """Floats whose logarithm is spread evenly: as many between 1e-4 and 1e-3 as
     between 1e-2 and 1e-1 (Optuna's ``log=True``).
 
@@ -112,7 +112,7 @@ class loguniform(Distribution):  # noqa: N801
         return min(float(self.high), max(float(self.low), math.exp(lo + u * (hi - lo))))
 
 
-class randint(Distribution):  # noqa: N801
+class randint(Distribution):
     """Integers from ``low`` to ``high``, both included (Optuna's ``IntDistribution``).
 
     >>> [randint(1, 3).at(u) for u in (0.0, 0.5, 0.99)]
@@ -126,7 +126,7 @@ class randint(Distribution):  # noqa: N801
         super().__init__(_number(self.name, low, True), _number(self.name, high, True))
 
     def at(self, u: float) -> int:
-        return min(self.high, self.low + int(u * (self.high - self.low + 1)))
+        return int(min(self.high, self.low + int(u * (self.high - self.low + 1))))
 
     def contains(self, value: Any) -> bool:
         return super().contains(value) and float(value).is_integer()

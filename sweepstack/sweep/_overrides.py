@@ -160,9 +160,14 @@ class _Parser:
             if self.i >= len(self.text):
                 raise _Syntax(f"the string opened with {quote} is not closed")
             char = self.text[self.i]
-            if char == "\\" and self.i + 1 < len(self.text) and self.text[self.i + 1] in (
-                quote,
-                "\\",
+            if (
+                char == "\\"
+                and self.i + 1 < len(self.text)
+                and self.text[self.i + 1]
+                in (
+                    quote,
+                    "\\",
+                )
             ):
                 out.append(self.text[self.i + 1])
                 self.i += 2
@@ -303,7 +308,10 @@ def _copy(space: Mapping[Any, Any]) -> dict[Any, Any]:
     """The dicts of a space copied (its level lists shared): overrides never touch the user's."""
     return {
         factor: (
-            {level: _copy(sub) for level, sub in levels.items()}
+            {
+                level: _copy(sub) if isinstance(sub, Mapping) else sub
+                for level, sub in levels.items()
+            }
             if isinstance(levels, Mapping)
             else levels
         )
@@ -342,11 +350,9 @@ def _locate(space: dict[Any, Any], name: str, override: Override) -> tuple[dict[
     mapping, rest = space, name
     while True:
         key = _find(mapping, rest)
-        if key is not None or override.add and "." not in rest:
+        if key is not None or (override.add and "." not in rest):
             return mapping, key if key is not None else rest
-        heads = sorted(
-            (k for k in mapping if rest.startswith(f"{k}.")), key=lambda k: -len(str(k))
-        )
+        heads = sorted((k for k in mapping if rest.startswith(f"{k}.")), key=lambda k: -len(str(k)))
         if not heads:
             known = ", ".join(_factor_names(space)) or "none"
             hint = f" (to add it, write +{name}=...)" if not override.add else ""
@@ -374,9 +380,14 @@ def _locate(space: dict[Any, Any], name: str, override: Override) -> tuple[dict[
                 f"factor {head!r} has no level starting {tail!r} "
                 f"(levels: {', '.join(map(str, subs))})",
             )
-        if not isinstance(subs[level_key], dict):
-            subs[level_key] = {}
-        mapping, rest = subs[level_key], tail[len(str(level_key)) + 1 :]
+        sub = subs[level_key]
+        if not isinstance(sub, dict):
+            raise OverrideError(
+                override.option,
+                override.text,
+                f"level {level_key!r} of {head!r} is not a dict of sub-factors",
+            )
+        mapping, rest = sub, tail[len(str(level_key)) + 1 :]
 
 
 def apply_overrides(space: Mapping[Any, Any], overrides: Sequence[Override]) -> dict[Any, Any]:
@@ -503,15 +514,19 @@ def load_space(path: str) -> dict[str, Any]:
                 import tomllib
             except ImportError:  # Python < 3.11
                 try:
-                    import tomli as tomllib  # type: ignore[no-redef]
+                    import tomli as tomllib  # type: ignore[no-redef,unused-ignore]
                 except ImportError:
-                    raise OptionalDependencyError("tomli", "sweep-file", "--sweep-file FILE.toml") from None
+                    raise OptionalDependencyError(
+                        "tomli", "sweep-file", "--sweep-file FILE.toml"
+                    ) from None
             content = tomllib.loads(data.decode("utf-8"))
         else:
             try:
                 import yaml
             except ImportError:
-                raise OptionalDependencyError("PyYAML", "sweep-file", "--sweep-file FILE.yaml") from None
+                raise OptionalDependencyError(
+                    "PyYAML", "sweep-file", "--sweep-file FILE.yaml"
+                ) from None
             content = yaml.safe_load(data)
     except (ValueError, UnicodeDecodeError) as err:  # JSON and TOML decode errors are ValueErrors
         raise OverrideError("--sweep-file", path, f"not valid {ext[1:].upper()}: {err}") from None

@@ -124,8 +124,10 @@ def _lhs_points(dims: list[_Factor], n: int, seed: int) -> list[list[float]]:
             k = int(_unit("lhs-perm", seed, d.path, n, j) * (j + 1))
             strata[j], strata[k] = strata[k], strata[j]
         columns.append(
-            [min((s + _unit("lhs-jitter", seed, d.path, n, i)) / n, math.nextafter(1.0, 0.0))
-             for i, s in enumerate(strata)]
+            [
+                min((s + _unit("lhs-jitter", seed, d.path, n, i)) / n, math.nextafter(1.0, 0.0))
+                for i, s in enumerate(strata)
+            ]
         )
     return [[column[i] for column in columns] for i in range(n)]
 
@@ -146,9 +148,7 @@ def _sobol_points(dims: list[_Factor], n: int, seed: int) -> Any:
     return engine.random_base2(max(0, math.ceil(math.log2(n))))[:n]
 
 
-def sample(
-    space: Mapping[Any, Any], n: int, method: str = "random", seed: int = 0
-) -> Combinations:
+def sample(space: Mapping[Any, Any], n: int, method: str = "random", seed: int = 0) -> Combinations:
     """``n`` combinations drawn from ``space``: a random, Sobol' or Latin-hypercube design.
 
     ``space`` is a :func:`sweep` space whose factors may also be ranges:
@@ -207,6 +207,4 @@ def sample(
         if combination not in seen:
             seen.add(combination)
             out.append(combination)
-    return Combinations(
-        out, space, functools.partial(sample, n=n, method=method, seed=seed)
-    )
+    return Combinations(out, space, functools.partial(sample, n=n, method=method, seed=seed))

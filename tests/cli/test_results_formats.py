@@ -35,8 +35,16 @@ def test_results_parquet_replaces_the_file_and_follows_where_and_columns(
     path = str(tmp_path / "pi.parquet")
     assert sweepstack("results", example_dir, "--parquet", path).code == 0
     ran = sweepstack(
-        "results", example_dir, "--parquet", path, "--where", "estimator == 'plain'",
-        "--columns", "n", "seed", "error",
+        "results",
+        example_dir,
+        "--parquet",
+        path,
+        "--where",
+        "estimator == 'plain'",
+        "--columns",
+        "n",
+        "seed",
+        "error",
     )
     assert ran.code == 0 and "wrote 15 rows" in ran.out
     table = pq.read_table(path)

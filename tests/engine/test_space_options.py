@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -18,9 +19,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def _params(path):
     rows = sweepstack.open(str(path)).records()
-    return sorted(
-        (json.dumps(r["params"], sort_keys=True) for r in rows if r["status"] == "done")
-    )
+    return sorted(json.dumps(r["params"], sort_keys=True) for r in rows if r["status"] == "done")
 
 
 def _as_rows(*combinations):
@@ -29,11 +28,19 @@ def _as_rows(*combinations):
 
 def test_sweep_replaces_the_levels_of_the_scripts_factors(tmp_path):
     space_engines.Grid().start(
-        ["-c", str(tmp_path / "x"), "--no-progress", "--sweep", "n=3", "--sweep",
-         "model.svm.C=range(1,3)"]
+        [
+            "-c",
+            str(tmp_path / "x"),
+            "--no-progress",
+            "--sweep",
+            "n=3",
+            "--sweep",
+            "model.svm.C=range(1,3)",
+        ]
     )
     assert _params(tmp_path / "x") == _as_rows(
-        {"n": 3, "model": "svm", "C": 1}, {"n": 3, "model": "svm", "C": 2},
+        {"n": 3, "model": "svm", "C": 1},
+        {"n": 3, "model": "svm", "C": 2},
         {"n": 3, "model": "tree"},
     )
 
@@ -54,9 +61,7 @@ def test_sweep_changes_a_sampled_space_and_keeps_n_method_and_seed(tmp_path):
     space_engines.Sampled().start(
         ["-c", str(tmp_path / "x"), "--no-progress", "--samples", "5", "--sweep", "k=7"]
     )
-    expected = sweepstack.sample(
-        {"lr": sweepstack.loguniform(1e-3, 1e-1), "k": [7]}, 5, seed=4
-    )
+    expected = sweepstack.sample({"lr": sweepstack.loguniform(1e-3, 1e-1), "k": [7]}, 5, seed=4)
     assert _params(tmp_path / "x") == _as_rows(*expected)
 
 
@@ -73,8 +78,15 @@ def test_a_sweep_file_gives_the_whole_space_and_sweep_options_apply_on_top(tmp_p
     spec = tmp_path / "space.toml"
     spec.write_text('n = "range(5, 7)"\n[model.knn]\nk = [3]\n')
     space_engines.Grid().start(
-        ["-c", str(tmp_path / "x"), "--no-progress", "--sweep-file", str(spec),
-         "--sweep", "model.knn.k=1,3"]
+        [
+            "-c",
+            str(tmp_path / "x"),
+            "--no-progress",
+            "--sweep-file",
+            str(spec),
+            "--sweep",
+            "model.knn.k=1,3",
+        ]
     )
     assert _params(tmp_path / "x") == _as_rows(
         *({"n": n, "model": "knn", "k": k} for n in (5, 6) for k in (1, 3))
@@ -88,12 +100,14 @@ def test_a_bad_sweep_value_stops_the_engine_before_anything_is_written(tmp_path)
 
 
 def test_a_sweep_of_a_factor_the_script_lacks_names_the_factors_it_has(tmp_path):
-    with pytest.raises(OverrideError, match="no factor 'seed' \\(factors: n, model, model.svm.C\\)"):
+    with pytest.raises(
+        OverrideError, match=re.escape("no factor 'seed' (factors: n, model, model.svm.C)")
+    ):
         space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "seed=1,2"])
 
 
 def test_sweep_on_a_hand_made_list_says_to_give_a_space(tmp_path):
-    with pytest.raises(OverrideError, match="give it sweep\\(\\{...\\}\\)"):
+    with pytest.raises(OverrideError, match=re.escape("give it sweep({...})")):
         space_engines.PlainList().start(["-c", str(tmp_path / "x"), "--sweep", "n=3"])
 
 
@@ -120,8 +134,16 @@ def test_only_in_a_dry_run_maps_only_the_matching_combinations(tmp_path, capsys)
 
 def _launch(path, *options):
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.engine.space_engines", "Grid", "-c", path,
-         "--no-progress", *options],
+        [
+            sys.executable,
+            "-m",
+            "tests.engine.space_engines",
+            "Grid",
+            "-c",
+            path,
+            "--no-progress",
+            *options,
+        ],
         cwd=REPO,
         env=dict(os.environ, PYTHONPATH=REPO),
         stdout=subprocess.PIPE,
@@ -155,7 +177,10 @@ def test_workers_get_the_sweep_options_of_their_launcher(tmp_path):
 def test_sweep_options_are_in_the_help():
     text = subprocess.run(
         [sys.executable, "-m", "tests.engine.space_engines", "Grid", "--help"],
-        cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO), capture_output=True, text=True,
+        cwd=REPO,
+        env=dict(os.environ, PYTHONPATH=REPO),
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
     for option in ("--sweep FACTOR=LEVELS", "--sweep-file FILE", "--only FACTOR=LEVELS"):

@@ -25,8 +25,11 @@ from tests.strategies import hydra_text, scalar_levels, typed
     [
         pytest.param("1,2,3", [1, 2, 3], id="ints"),
         pytest.param("-1, +2, 1_000", [-1, 2, 1000], id="signed-and-underscored-ints"),
-        pytest.param("0.5, 1e-3, .5, 2., inf, -inf", [0.5, 1e-3, 0.5, 2.0, float("inf"),
-                                                       float("-inf")], id="floats"),
+        pytest.param(
+            "0.5, 1e-3, .5, 2., inf, -inf",
+            [0.5, 1e-3, 0.5, 2.0, float("inf"), float("-inf")],
+            id="floats",
+        ),
         pytest.param("true, False, TRUE", [True, False, True], id="booleans-any-case"),
         pytest.param("null, NULL", [None, None], id="null"),
         pytest.param("adam, sgd with momentum", ["adam", "sgd with momentum"], id="bare-strings"),
@@ -136,7 +139,10 @@ def test_plus_adds_a_factor_and_refuses_an_existing_one():
 @pytest.mark.parametrize(
     ("override", "problem"),
     [
-        ("seed=1", "no factor 'seed' (factors: n, model, model.svm.C, opt.lr) (to add it, write +seed=...)"),
+        (
+            "seed=1",
+            "no factor 'seed' (factors: n, model, model.svm.C, opt.lr) (to add it, write +seed=...)",
+        ),
         ("n.x.y=1", "factor 'n' has no sub-sweeps"),
         ("model.knn.k=1", "factor 'model' has no level starting 'knn.k'"),
     ],
@@ -152,9 +158,7 @@ def test_an_override_of_a_factor_the_space_lacks_is_refused_with_the_known_facto
 def test_a_changed_space_sweeps_as_the_same_space_written_in_code():
     combinations = sweep(SPACE)
     changed = combinations.remake(_apply("n=3", "model.svm.C=5"))
-    assert changed == sweep(
-        {"n": [3], "model": {"svm": {"C": [5]}, "tree": {}}, "opt.lr": [0.1]}
-    )
+    assert changed == sweep({"n": [3], "model": {"svm": {"C": [5]}, "tree": {}}, "opt.lr": [0.1]})
 
 
 def test_a_sampled_list_is_remade_with_the_same_n_method_and_seed():
@@ -188,14 +192,24 @@ def test_only_tells_true_from_one_and_accepts_a_range():
 def test_a_sweep_file_gives_a_whole_space_with_grammar_strings(tmp_path, ext):
     path = tmp_path / f"space.{ext}"
     if ext == "json":
-        path.write_text(json.dumps({"n": "range(1,3)", "tag": ["a", "b"],
-                                    "model": {"svm": {"C": [1, 10]}, "tree": {}}, "k": 4}))
+        path.write_text(
+            json.dumps(
+                {
+                    "n": "range(1,3)",
+                    "tag": ["a", "b"],
+                    "model": {"svm": {"C": [1, 10]}, "tree": {}},
+                    "k": 4,
+                }
+            )
+        )
     elif ext == "toml":
-        path.write_text('n = "range(1,3)"\ntag = ["a", "b"]\nk = 4\n'
-                        '[model.svm]\nC = [1, 10]\n[model.tree]\n')
+        path.write_text(
+            'n = "range(1,3)"\ntag = ["a", "b"]\nk = 4\n[model.svm]\nC = [1, 10]\n[model.tree]\n'
+        )
     else:
-        path.write_text('n: range(1,3)\ntag: [a, b]\nk: 4\nmodel:\n  svm: {C: [1, 10]}\n'
-                        '  tree: {}\n')
+        path.write_text(
+            "n: range(1,3)\ntag: [a, b]\nk: 4\nmodel:\n  svm: {C: [1, 10]}\n  tree: {}\n"
+        )
     space = load_space(str(path))
     assert sweep(space) == sweep(
         {"n": [1, 2], "tag": ["a", "b"], "model": {"svm": {"C": [1, 10]}, "tree": {}}, "k": [4]}

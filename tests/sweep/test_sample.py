@@ -33,7 +33,9 @@ def _ranges(space, prefix=()):
 
 @given(sample_spaces(), st.integers(0, 40), methods, seeds)
 def test_a_sample_is_the_same_for_the_same_arguments(space, n, method, seed):
-    assert typed(list(sample(space, n, method, seed))) == typed(list(sample(space, n, method, seed)))
+    assert typed(list(sample(space, n, method, seed))) == typed(
+        list(sample(space, n, method, seed))
+    )
 
 
 @pytest.mark.parametrize("method", ["random", "sobol"])
