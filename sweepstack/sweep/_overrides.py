@@ -141,17 +141,39 @@ class _Parser:
                 raise _Syntax(f"{word!r} is not a function name (column {start + 1})")
             self.i += 1
             self._skip_space()
-            args: list[Any] = []
-            if self._peek() != ")":
-                args = self.elements(")")
+            args = self._arguments()
             self._expect(")")
-            return _Call(_call(word, args))
+            return _Call(_call(word, _by_position(word, *args)))
         if self._peek() in ("(", "[", "{", "'", '"', "\\", "="):
             raise _Syntax(
                 f"unexpected {self._peek()!r} at column {self.i + 1}: quote a string "
                 "that holds it ('...')"
             )
         return _typed(word)
+
+    def _arguments(self) -> tuple[list[Any], dict[str, Any]]:
+        """A call's arguments: positional ones, then ``name=value`` ones (as Hydra)."""
+        args: list[Any] = []
+        named: dict[str, Any] = {}
+        self._skip_space()
+        if self._peek() == ")":
+            return args, named
+        while True:
+            self._skip_space()
+            keyword = re.compile(r"([A-Za-z_]\w*)\s*=").match(self.text, self.i)
+            if keyword:
+                self.i = keyword.end()
+                if keyword.group(1) in named:
+                    raise _Syntax(f"argument {keyword.group(1)!r} given twice")
+                named[keyword.group(1)] = self.element()
+            elif named:
+                raise _Syntax(f"a positional argument after a named one (column {self.i + 1})")
+            else:
+                args.append(self.element())
+            self._skip_space()
+            if self._peek() != ",":
+                return args, named
+            self.i += 1
 
     def _quoted(self, quote: str) -> str:
         self.i += 1
@@ -195,6 +217,43 @@ def _range(start: Any, stop: Any, step: Any = 1) -> list[Any]:
         return list(range(start, stop, step))
     count = max(0, math.ceil((stop - start) / step))
     return [float(start + i * step) for i in range(count)]
+
+
+_PARAMETERS = {
+    "range": ("start", "stop", "step"),
+    "geom": ("lo", "hi", "n"),
+    "igeom": ("lo", "hi", "n"),
+    "uniform": ("low", "high"),
+    "loguniform": ("low", "high"),
+    "randint": ("low", "high"),
+    "interval": ("start", "end"),
+}
+"""The names of each function's arguments, for ``name=value`` (Hydra's for range and
+interval, Optuna's low/high for the ranges, execo_engine's for geom and igeom)."""
+
+
+def _by_position(name: str, args: list[Any], named: dict[str, Any]) -> list[Any]:
+    """The arguments of a call in their positions, named ones put in place."""
+    if not named:
+        return args
+    parameters = _PARAMETERS.get(name, ())
+    out = list(args)
+    for key, value in named.items():
+        if key not in parameters:
+            known = ", ".join(parameters) or "none"
+            raise _Syntax(f"{name}() has no argument {key!r} (arguments: {known})")
+        position = parameters.index(key)
+        if position < len(args):
+            raise _Syntax(f"{name}() got {key!r} twice")
+        out.extend([_MISSING] * (position + 1 - len(out)))
+        out[position] = value
+    if _MISSING in out:
+        missing = parameters[out.index(_MISSING)]
+        raise _Syntax(f"{name}() misses its argument {missing!r}")
+    return out
+
+
+_MISSING = object()
 
 
 def _call(name: str, args: list[Any]) -> Any:

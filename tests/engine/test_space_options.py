@@ -11,7 +11,7 @@ import sys
 import pytest
 
 import sweepstack
-from sweepstack.errors import OverrideError
+from sweepstack.errors import OptionsChangedWarning, OverrideError
 from tests.engine import space_engines
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -63,6 +63,18 @@ def test_sweep_changes_a_sampled_space_and_keeps_n_method_and_seed(tmp_path):
     )
     expected = sweepstack.sample({"lr": sweepstack.loguniform(1e-3, 1e-1), "k": [7]}, 5, seed=4)
     assert _params(tmp_path / "x") == _as_rows(*expected)
+
+
+def test_continuing_a_sampled_sweep_with_a_larger_n_runs_only_the_new_combinations(tmp_path):
+    path = str(tmp_path / "x")
+    space_engines.Sampled().start(["-c", path, "--no-progress", "--samples", "4"])
+    first = _params(path)
+    with pytest.warns(OptionsChangedWarning, match="samples: 4 -> 9"):  # an option of the script
+        space_engines.Sampled().start(["-c", path, "--no-progress", "--samples", "9"])
+    records = list(sweepstack.open(path).records())
+    assert len(records) == 9 and set(first) <= set(_params(path))
+    assert sorted(r["attempt"] for r in records) == [1] * 9  # none of the first four redone
+    assert len({r["run"] for r in records}) == 2
 
 
 def test_a_space_dict_given_to_the_sweeper_is_swept_and_can_be_overridden(tmp_path):

@@ -46,6 +46,9 @@ from tests.strategies import hydra_text, scalar_levels, typed
         pytest.param("igeom(1, 100, 5)", [1, 3, 10, 32, 100], id="igeom"),
         pytest.param("choice(a, 2)", ["a", 2], id="choice"),
         pytest.param("range(1,3), 10", [1, 2, 10], id="calls-and-values-together"),
+        pytest.param("range(start=1, stop=4)", [1, 2, 3], id="range-named-arguments"),
+        pytest.param("range(0, 2, step=0.5)", [0.0, 0.5, 1.0, 1.5], id="range-named-step"),
+        pytest.param("igeom(lo=1, hi=100, n=3)", [1, 10, 100], id="igeom-named-arguments"),
     ],
 )
 def test_levels_follow_hydras_grammar(text, levels):
@@ -61,6 +64,8 @@ def test_levels_follow_hydras_grammar(text, levels):
     [
         ("uniform(0, 1)", uniform(0, 1)),
         ("interval(0.5, 2)", uniform(0.5, 2)),
+        ("interval(start=0.5, end=2)", uniform(0.5, 2)),
+        ("uniform(low=-1, high=1)", uniform(-1, 1)),
         ("loguniform(1e-4, 1e-1)", loguniform(1e-4, 1e-1)),
         ("randint(1, 6)", randint(1, 6)),
     ],
@@ -92,6 +97,12 @@ def test_any_levels_written_in_the_grammar_read_back_the_same(levels):
         pytest.param("n={a: 1}", "dict values", id="dict-value"),
         pytest.param("n=range(a, 3)", "takes numbers", id="range-of-words"),
         pytest.param("n=a=b", "unexpected '='", id="second-equal"),
+        pytest.param("n=range(stop=5)", "misses its argument 'start'", id="named-missing"),
+        pytest.param("n=range(1, start=2)", "got 'start' twice", id="named-twice"),
+        pytest.param(
+            "n=range(start=1, 5)", "positional argument after a named", id="named-then-positional"
+        ),
+        pytest.param("n=geom(x=1)", "no argument 'x' (arguments: lo, hi, n)", id="named-unknown"),
     ],
 )
 def test_a_bad_override_names_the_option_the_text_and_the_grammar(override, problem):
