@@ -388,8 +388,7 @@ class Engine:
                 self.experiment.sweeper_dir(name), sweeps, save_sweeps=True, name=name, **options
             )
             self._check_manifest(sweeper)
-        if space_options.test is not None:
-            space_options.check(name, sweeper.get_sweeps())
+        space_options.restrict(sweeper)
         return sweeper
 
     def _check_manifest(self, sweeper: ParamSweeper) -> None:
@@ -460,9 +459,8 @@ class Engine:
             yield from self._dry_loop(sweeper)
             return
         claimed = 0
-        only = self._space_options.claim_filter() if self._space_options else None
         while True:
-            combination = sweeper.get_next(only)
+            combination = sweeper.get_next()
             if combination is None:
                 if self._others_at_work(sweeper):
                     continue  # their claims come back by themselves if they died
@@ -516,11 +514,12 @@ class Engine:
         as done; the loop then ends with nothing in progress.
         """
         sweeper.update()
-        test = self._space_options.test if self._space_options else None
+        only = self._space_options is not None and self._space_options.test is not None
         held = [
             c
             for c in sweeper.claims()
-            if not c.mine and (test is None or c.combination is None or test(c.combination))
+            # with --only, the claims on combinations of this process's part
+            if not c.mine and not (only and c.combination is None)
         ]
         if not held:
             return False
@@ -538,10 +537,7 @@ class Engine:
         return True
 
     def _dry_loop(self, sweeper: ParamSweeper) -> Iterator[Record]:
-        test = self._space_options.test if self._space_options else None
         for combination in sweeper.get_remaining():
-            if test is not None and not test(combination):
-                continue
             record = Record(
                 combination,
                 sweeper.key_of(combination),

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sweepstack.errors import OverrideError
-from sweepstack.sweep import Combinations, HashableDict, sweep
+from sweepstack.sweep import Combinations, ParamSweeper, sweep
 from sweepstack.sweep._overrides import (
     Override,
     apply_overrides,
@@ -293,23 +293,21 @@ class SpaceOptions:
             space = self.space
         return remake(apply_overrides(space, self.overrides))
 
-    def check(self, name: str, combinations: Iterable[Mapping[str, Any]]) -> None:
-        """Refuse ``--only`` values that match no combination of sweeper ``name``."""
+    def restrict(self, sweeper: ParamSweeper) -> None:
+        """With ``--only``, make ``sweeper`` hand out (and count) the matching combinations
+        only; its saved space, which other processes and ``status`` read, stays whole.
+
+        Raises:
+            OverrideError: no combination of the sweeper matches.
+        """
         if self.test is None:
             return
-        if not any(self.test(c) for c in combinations):
+        # this instance's sweeps, not a get_next filter: a filter costs O(todo) per claim
+        mine = [c for c in sweeper.get_sweeps() if self.test(c)]
+        if not mine:
             raise OverrideError(
                 "--only",
                 " ".join(o.text for o in self.only),
-                f"no combination of sweeper {name!r} matches",
+                f"no combination of sweeper {sweeper.name!r} matches",
             )
-
-    def claim_filter(
-        self,
-    ) -> Callable[[Iterable[HashableDict]], Iterable[HashableDict]] | None:
-        """An execo_engine-style filter for ``get_next``: the todo combinations ``--only``
-        keeps (lazily: the sweeper takes the first)."""
-        test = self.test
-        if test is None:
-            return None
-        return lambda candidates: (c for c in candidates if test(c))
+        sweeper.set_sweeps(mine)

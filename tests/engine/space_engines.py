@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from sweepstack import Engine, loguniform, sample, stage, sweep
 
@@ -11,6 +12,8 @@ from sweepstack import Engine, loguniform, sample, stage, sweep
 @stage(outputs=["seen"])
 def look(record):
     record.fields["pid"] = os.getpid()
+    if os.environ.get("SLOW_N") == str(record.params.get("n")):  # a slow part, for --only
+        time.sleep(float(os.environ["SLOW_SECONDS"]))
     return dict(record.params)
 
 

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -144,7 +145,7 @@ def test_only_in_a_dry_run_maps_only_the_matching_combinations(tmp_path, capsys)
     assert "tree" in out and "svm" not in out
 
 
-def _launch(path, *options):
+def _launch(path, *options, env_extra=None):
     return subprocess.Popen(
         [
             sys.executable,
@@ -157,7 +158,7 @@ def _launch(path, *options):
             *options,
         ],
         cwd=REPO,
-        env=dict(os.environ, PYTHONPATH=REPO),
+        env=dict(os.environ, PYTHONPATH=REPO, **(env_extra or {})),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -175,6 +176,26 @@ def test_launches_split_by_only_do_every_combination_once_between_them(tmp_path)
     assert sorted(r["params"]["n"] for r in records) == [1, 1, 1, 2, 2, 2]
     by_n = {n: {r["fields"]["pid"] for r in records if r["params"]["n"] == n} for n in (1, 2)}
     assert all(len(pids) == 1 for pids in by_n.values()) and by_n[1] != by_n[2], by_n
+
+
+@pytest.mark.timeout(180)
+def test_a_launch_with_only_ends_without_waiting_for_the_claims_of_another_part(tmp_path):
+    path = str(tmp_path / "x")
+    slow = _launch(path, "--only", "n=1", env_extra={"SLOW_N": "1", "SLOW_SECONDS": "4"})
+    try:
+        deadline = time.monotonic() + 60
+        while not os.path.isdir(os.path.join(path, "sweeps", "main")):  # the slow one claims
+            assert time.monotonic() < deadline, "the first launch did not start"
+            time.sleep(0.1)
+        fast = _launch(path, "--only", "n=2")
+        out, _ = fast.communicate(timeout=60)
+        assert fast.returncode == 0, out
+        assert slow.poll() is None  # still at work on its part: the fast one did not wait
+        assert "waiting for" not in out
+    finally:
+        out, _ = slow.communicate(timeout=120)
+    assert slow.returncode == 0, out
+    assert len(list(sweepstack.open(path).records())) == 6
 
 
 @pytest.mark.timeout(180)
