@@ -93,6 +93,9 @@ def results_html(rows: Sequence[dict[str, Any]], unreadable: int = 0, limit: int
     columns = _columns(rows[:limit])
     table_id = "sweepstack-results-" + uuid.uuid4().hex[:12]
     parts = [
+        f"<style>#{table_id} th[data-order=ascending]::after {{content: ' \\25B2'}} "
+        f"#{table_id} th[data-order=descending]::after {{content: ' \\25BC'}} "
+        f"#{table_id} td {{text-align: left}} #{table_id} td.number {{text-align: right}}</style>",
         f'<div><table id="{table_id}" class="dataframe sweepstack-results">',
         "<thead><tr>" + "".join(f"<th>{escape(str(c))}</th>" for c in columns) + "</tr></thead>",
         "<tbody>",
@@ -100,8 +103,11 @@ def results_html(rows: Sequence[dict[str, Any]], unreadable: int = 0, limit: int
     for row in rows[:limit]:
         cells = []
         for column in columns:
-            shown, value = _shown(row.get(column))
-            cells.append(f'<td data-value="{escape(value)}">{escape(shown)}</td>')
+            raw = row.get(column)
+            shown, value = _shown(raw)
+            number = isinstance(raw, (int, float)) and not isinstance(raw, bool)
+            kind = ' class="number"' if number else ""
+            cells.append(f'<td{kind} data-value="{escape(value)}">{escape(shown)}</td>')
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table>")
     notes = []
