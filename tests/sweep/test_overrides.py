@@ -17,7 +17,7 @@ from sweepstack.sweep._overrides import (
     parse_levels,
     parse_override,
 )
-from tests.strategies import hydra_text, scalar_levels, typed
+from tests.strategies import flat_spaces, hydra_text, scalar_levels, typed
 
 
 @pytest.mark.parametrize(
@@ -250,3 +250,17 @@ def test_a_bad_sweep_file_is_a_clear_error(tmp_path, name, content, problem):
 def test_a_missing_sweep_file_is_a_clear_error(tmp_path):
     with pytest.raises(OverrideError, match="cannot read it"):
         load_space(str(tmp_path / "nowhere.json"))
+
+
+@given(
+    flat_spaces(max_factors=3, max_levels=3),
+    st.lists(scalar_levels, min_size=1, max_size=3, unique_by=repr),
+    st.data(),
+)
+def test_sweeping_new_levels_of_a_factor_equals_writing_them_in_the_space(space, levels, data):
+    if not space:
+        space = {"p0": [1]}
+    factor = data.draw(st.sampled_from(sorted(space)))
+    text = f"{factor}=" + ",".join(hydra_text(v) for v in levels)
+    changed = apply_overrides(space, [parse_override(text)])
+    assert typed(list(sweep(changed))) == typed(list(sweep({**space, factor: levels})))
