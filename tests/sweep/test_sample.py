@@ -190,3 +190,14 @@ def test_ranges_pickle_and_compare_by_value():
     for value in (uniform(0, 1), loguniform(1e-3, 1), randint(0, 5)):
         assert pickle.loads(pickle.dumps(value)) == value
         assert repr(value).startswith(type(value).__name__ + "(")
+
+
+@given(st.integers(1, 200), seeds, st.integers(1, 4))
+def test_lhs_design_has_exactly_one_point_per_stratum_in_every_dimension(n, seed, d):
+    from sweepstack.sweep._sample import _Factor, _lhs_points
+
+    dims = [_Factor(f"x{i}", f"'x{i}'", uniform(0, 1), i) for i in range(d)]
+    points = _lhs_points(dims, n, seed)
+    for i in range(d):
+        assert sorted(int(p[i] * n) for p in points) == list(range(n))
+        assert all(0.0 <= p[i] < 1.0 for p in points)
