@@ -38,13 +38,6 @@ METHODS = ("random", "sobol", "lhs")
 _SCALE = 1.0 / (1 << 53)
 
 
-def _unit(*parts: Any) -> float:
-    """A number in [0, 1) that depends only on ``parts`` (str, int): a stable hash."""
-    text = "\x1f".join(str(p) for p in parts).encode("utf-8")
-    digest = hashlib.blake2b(text, digest_size=8).digest()
-    return (int.from_bytes(digest, "big") >> 11) * _SCALE
-
-
 class _Factor:
     """One dimension: a factor at a path, with its levels, range, or sub-sweeps."""
 
@@ -98,7 +91,7 @@ def _combination(factors: list[_Factor], point: Any) -> HashableDict:
 
     def walk(group: list[_Factor]) -> None:
         for factor in group:
-            u = float(point[factor.dim])
+            u = point[factor.dim]
             if isinstance(factor.levels, Distribution):
                 items.append((factor.name, factor.levels.at(u)))
                 continue
@@ -111,23 +104,36 @@ def _combination(factors: list[_Factor], point: Any) -> HashableDict:
     return HashableDict(items)
 
 
+def _stream(*parts: Any) -> Any:
+    """``i ->`` a number in [0, 1) that depends only on ``parts`` and ``i``: the top 53
+    bits of a BLAKE2b hash of them joined by \\x1f (the common prefix hashed once)."""
+    prefix = hashlib.blake2b(digest_size=8)
+    prefix.update(("\x1f".join(str(p) for p in parts) + "\x1f").encode("utf-8"))
+
+    def unit(i: int) -> float:
+        h = prefix.copy()
+        h.update(str(i).encode("ascii"))
+        return (int.from_bytes(h.digest(), "big") >> 11) * _SCALE
+
+    return unit
+
+
 def _random_points(dims: list[_Factor], n: int, seed: int) -> Iterable[list[float]]:
-    for i in range(n):
-        yield [_unit("random", seed, d.path, i) for d in dims]
+    columns = [list(map(_stream("random", seed, d.path), range(n))) for d in dims]
+    return ([column[i] for column in columns] for i in range(n))
 
 
 def _lhs_points(dims: list[_Factor], n: int, seed: int) -> list[list[float]]:
     columns = []
     for d in dims:
         strata = list(range(n))
+        swap = _stream("lhs-perm", seed, d.path, n)
         for j in range(n - 1, 0, -1):  # Fisher-Yates, on the stable hash
-            k = int(_unit("lhs-perm", seed, d.path, n, j) * (j + 1))
+            k = int(swap(j) * (j + 1))
             strata[j], strata[k] = strata[k], strata[j]
+        jitter = _stream("lhs-jitter", seed, d.path, n)
         columns.append(
-            [
-                min((s + _unit("lhs-jitter", seed, d.path, n, i)) / n, math.nextafter(1.0, 0.0))
-                for i, s in enumerate(strata)
-            ]
+            [min((s + jitter(i)) / n, math.nextafter(1.0, 0.0)) for i, s in enumerate(strata)]
         )
     return [[column[i] for column in columns] for i in range(n)]
 
@@ -145,7 +151,7 @@ def _sobol_points(dims: list[_Factor], n: int, seed: int) -> Any:
         engine = qmc.Sobol(len(dims), scramble=True, seed=rng)
     # a power of two keeps Sobol's balance (and SciPy's warning away); the first n of the
     # sequence are the same whatever the power, so a larger n keeps them
-    return engine.random_base2(max(0, math.ceil(math.log2(n))))[:n]
+    return engine.random_base2(max(0, math.ceil(math.log2(n))))[:n].tolist()
 
 
 def sample(space: Mapping[Any, Any], n: int, method: str = "random", seed: int = 0) -> Combinations:
@@ -204,7 +210,8 @@ def sample(space: Mapping[Any, Any], n: int, method: str = "random", seed: int =
     out = []
     for point in points:
         combination = _combination(factors, point)
-        if combination not in seen:
-            seen.add(combination)
+        size = len(seen)
+        seen.add(combination)  # one hash per combination, not two
+        if len(seen) > size:
             out.append(combination)
     return Combinations(out, space, functools.partial(sample, n=n, method=method, seed=seed))
