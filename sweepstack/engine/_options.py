@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sweepstack.errors import OverrideError
+from sweepstack.errors import OverrideError, SweepSpecError
 from sweepstack.sweep import Combinations, ParamSweeper, sweep
 from sweepstack.sweep._overrides import (
     Override,
@@ -291,7 +291,15 @@ class SpaceOptions:
             )
         if self.space is not None:
             space = self.space
-        return remake(apply_overrides(space, self.overrides))
+        try:
+            return remake(apply_overrides(space, self.overrides))
+        except SweepSpecError as err:  # e.g. a range given to a grid: name the option
+            for override in self.overrides:
+                if override.factor.split(".")[-1] == str(err.factor):
+                    raise OverrideError(override.option, override.text, str(err)) from None
+            if self.file:
+                raise OverrideError("--sweep-file", self.file, str(err)) from None
+            raise
 
     def restrict(self, sweeper: ParamSweeper) -> None:
         """With ``--only``, make ``sweeper`` hand out (and count) the matching combinations

@@ -119,6 +119,13 @@ def test_a_sweep_of_a_factor_the_script_lacks_names_the_factors_it_has(tmp_path)
         space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "seed=1,2"])
 
 
+def test_a_range_swept_on_a_grid_names_the_option_and_says_to_sample(tmp_path):
+    with pytest.raises(OverrideError) as caught:
+        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "n=uniform(0,1)"])
+    assert str(caught.value).startswith("--sweep 'n=uniform(0,1)'")
+    assert "sample(space, n)" in str(caught.value)
+
+
 def test_sweep_on_a_hand_made_list_says_to_give_a_space(tmp_path):
     with pytest.raises(OverrideError, match=re.escape("give it sweep({...})")):
         space_engines.PlainList().start(["-c", str(tmp_path / "x"), "--sweep", "n=3"])
