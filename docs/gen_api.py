@@ -23,6 +23,11 @@ SECTIONS = [
         "sweepstack.sweep",
         [
             "sweep",
+            "Combinations",
+            "sample",
+            "uniform",
+            "loguniform",
+            "randint",
             "HashableDict",
             "geom",
             "igeom",

@@ -45,11 +45,15 @@ from sweepstack.sweep import (
     canonical,
     geom,
     igeom,
+    loguniform,
     param_key,
+    randint,
     register_key_type,
+    sample,
     slugify,
     sweep,
     sweep_stats,
+    uniform,
 )
 
 __all__ = [
@@ -81,13 +85,17 @@ __all__ = [
     "copy_outputs",
     "geom",
     "igeom",
+    "loguniform",
     "open",
     "param_key",
+    "randint",
     "redirect_outputs",
     "register_key_type",
+    "sample",
     "slugify",
     "stage",
     "sweep",
     "sweep_stats",
+    "uniform",
     "write_report",
 ]

@@ -42,8 +42,10 @@ __all__ = [
     "NotAnExperimentError",
     "OptionalDependencyError",
     "OptionsChangedWarning",
+    "OverrideError",
     "QueryError",
     "ReportableTypeError",
+    "SampleError",
     "SnapshotCorruptError",
     "SpaceChangedError",
     "StageDefinitionError",
@@ -686,3 +688,37 @@ def is_environment_error(err: BaseException | None) -> bool:
             return True
         err = err.__cause__ or err.__context__
     return False
+
+
+class OverrideError(SweepstackError, ValueError):
+    """A ``--sweep``, ``--only`` or ``--sweep-file`` value cannot be read or applied."""
+
+    def __init__(self, option: str, text: str, problem: str) -> None:
+        super().__init__(option, text, problem)
+        self.option = option
+        self.text = text
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"{self.option} {self.text!r}: {self.problem}. Write FACTOR=LEVELS, LEVELS being "
+            "values separated by commas (1,2.5,true,null,'a b',word) or one of range(start,stop"
+            "[,step]), geom(lo,hi,n), igeom(lo,hi,n), choice(a,b,...); a dotted FACTOR "
+            "(model.svm.C) names a factor of a sub-sweep (see docs/cli.md)"
+        )
+
+
+class SampleError(SweepstackError, ValueError):
+    """An argument of :func:`sweepstack.sample` (``n``, ``method``, ``seed``) is unusable."""
+
+    def __init__(self, argument: str, value: Any, problem: str) -> None:
+        super().__init__(argument, value, problem)
+        self.argument = argument
+        self.value = value
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return (
+            f"sample(): {self.argument}={self.value!r} {self.problem}; call it as "
+            'sample(space, n, method="random"|"sobol"|"lhs", seed=0)'
+        )

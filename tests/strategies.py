@@ -132,3 +132,49 @@ def typed(value: Any) -> Any:
     if isinstance(value, float):
         return ("float", value.hex())
     return (type(value).__name__, value)
+
+
+# --- sample() spaces and --sweep values -------------------------------------------------
+
+
+@st.composite
+def ranges(draw: Any) -> Any:
+    """One of sample()'s ranges, with finite bounds in order."""
+    from sweepstack import loguniform, randint, uniform
+
+    kind = draw(st.sampled_from(["uniform", "loguniform", "randint"]))
+    if kind == "randint":
+        low = draw(st.integers(-1000, 1000))
+        return randint(low, low + draw(st.integers(0, 50)))
+    if kind == "loguniform":
+        low = draw(st.floats(1e-6, 1e3))
+        return loguniform(low, low * draw(st.floats(1.0, 1e4)))
+    low = draw(st.floats(-1e6, 1e6))
+    return uniform(low, low + draw(st.floats(0.0, 1e6)))
+
+
+@st.composite
+def sample_spaces(draw: Any, max_factors: int = 4) -> dict[str, Any]:
+    """A space for sample(): ranges, lists of levels, and maybe one sub-sweep of ranges."""
+    space: dict[str, Any] = {}
+    for i in range(draw(st.integers(1, max_factors))):
+        if draw(st.booleans()):
+            space[f"r{i}"] = draw(ranges())
+        else:
+            space[f"l{i}"] = draw(st.lists(scalar_levels, min_size=1, max_size=4, unique_by=repr))
+    if draw(st.booleans()):
+        space["branch"] = {"a": {"ra": draw(ranges())}, "b": {}}
+    return space
+
+
+def hydra_text(value: Any) -> str:
+    """``value`` written in the --sweep grammar (strings quoted, escapes doubled)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(hydra_text(v) for v in value) + "]"
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

@@ -117,6 +117,11 @@ EXAMPLES = {
         errors.QueryError("error < 0.01 and", "not an expression: invalid syntax at column 16"),
         ValueError,
     ),
+    errors.OverrideError: (
+        errors.OverrideError("--sweep", "n=1,(", "'' is not a function name (column 5)"),
+        ValueError,
+    ),
+    errors.SampleError: (errors.SampleError("method", "grid", "is not one of random"), ValueError),
 }
 
 

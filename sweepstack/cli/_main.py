@@ -70,7 +70,8 @@ _COMMANDS: dict[str, dict[str, str]] = {
         "'plain'\"\n  sweepstack results results/pi --columns n seed error --csv > pi.csv\n"
         "  sweepstack results results/pi --sort error:desc n\n"
         "  sweepstack results results/pi --sqlite pi.db && sqlite3 pi.db "
-        "'select estimator, avg(error) from results group by estimator'",
+        "'select estimator, avg(error) from results group by estimator'\n"
+        "  sweepstack results results/pi --parquet pi.parquet",
     },
     "runs": {
         "help": "the run registry, with the line reproducing each run",
@@ -203,6 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("--csv", action="store_true", help="CSV on stdout")
     form.add_argument("--json", action="store_true", help="a JSON array on stdout (NaN as null)")
     form.add_argument("--sqlite", metavar="FILE", help="write a SQLite table into FILE")
+    form.add_argument(
+        "--parquet",
+        metavar="FILE",
+        help="write a Parquet file (needs pyarrow: pip install sweepstack[parquet])",
+    )
     results.add_argument(
         "--table", default="results", help="the table --sqlite replaces (default: results)"
     )

@@ -1,8 +1,9 @@
-"""``sweepstack results``: the results table, as a table, CSV, JSON or a SQLite table."""
+"""``sweepstack results``: the results table, as a table, CSV, JSON, a SQLite table or Parquet."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sqlite3
@@ -12,9 +13,10 @@ from typing import Any
 
 from sweepstack.cli._output import Output, warn
 from sweepstack.cli._where import Where
-from sweepstack.errors import QueryError
+from sweepstack.errors import OptionalDependencyError, QueryError
 from sweepstack.report._columns import cell, order_columns, sort_rows
 from sweepstack.store import Experiment
+from sweepstack.store._atomic import atomic_write
 
 __all__ = ["run"]
 
@@ -88,7 +90,7 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
             f"no records of that sweep; sweeps: {', '.join(experiment.sweeps()) or 'none yet'}",
         )
     rows, unreadable = _select(args, experiment)
-    everything = bool(args.csv or args.json or args.sqlite)
+    everything = bool(args.csv or args.json or args.sqlite or args.parquet)
     columns = _columns(args, rows, everything)
     if args.csv:
         _csv(out, columns, rows)
@@ -97,6 +99,9 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
     elif args.sqlite:
         count = _sqlite(args.sqlite, args.table, columns, rows)
         out.line(f"wrote {count} rows to table {args.table!r} of {args.sqlite}")
+    elif args.parquet:
+        count = _parquet(args.parquet, columns, rows)
+        out.line(f"wrote {count} rows to {args.parquet}")
     else:
         out.table(columns, [[r.get(c) for c in columns] for r in rows])
         out.line(f"{len(rows)} row(s)")
@@ -179,4 +184,45 @@ def _sqlite(path: str, table: str, columns: Sequence[str], rows: list[dict[str, 
             )
     finally:
         connection.close()
+    return len(rows)
+
+
+def _arrow_column(values: list[Any]) -> Any:
+    """One Parquet column: booleans, integers or floats when every value is one (or
+    None), text otherwise (lists and dicts as JSON), as ``--sqlite`` types its columns."""
+    import pyarrow
+
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pyarrow.array(values, type=pyarrow.bool_())
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        if all(-(2**63) <= v < 2**63 for v in present):
+            return pyarrow.array(values, type=pyarrow.int64())
+    elif present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return pyarrow.array([None if v is None else float(v) for v in values], pyarrow.float64())
+    return pyarrow.array(
+        [
+            None if v is None else _text(v) if isinstance(v, (list, dict)) else str(v)
+            for v in values
+        ],
+        type=pyarrow.string(),
+    )
+
+
+def _parquet(path: str, columns: Sequence[str], rows: list[dict[str, Any]]) -> int:
+    """Write the rows to the Parquet file ``path`` (replaced whole, atomically); how many."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise OptionalDependencyError(
+            "pyarrow", "parquet", "sweepstack results --parquet"
+        ) from None
+    table = pyarrow.table({c: _arrow_column([r.get(c) for r in rows]) for c in columns})
+    buffer = io.BytesIO()
+    pyarrow.parquet.write_table(table, buffer)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(2, "its folder does not exist", path)
+    atomic_write(path, buffer.getvalue())
     return len(rows)

@@ -191,11 +191,7 @@ class DAG:
         for other in self.records:
             if other is record:
                 continue
-            if any(
-                p.record is record
-                for call in other.calls
-                for p in call.inputs()
-            ):
+            if any(p.record is record for call in other.calls for p in call.inputs()):
                 children.append(other)
         return children
 

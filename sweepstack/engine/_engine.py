@@ -32,6 +32,7 @@ from sweepstack.dag import DAG, Record, RecordOptions
 from sweepstack.dag._result import write_result
 from sweepstack.engine._logging import LogSetup
 from sweepstack.engine._options import (
+    SpaceOptions,
     add_engine_options,
     add_help,
     child_command,
@@ -146,6 +147,7 @@ class Engine:
         self._counts = {"done": 0, "failed": 0}
         self._record_options = RecordOptions()
         self._outside: dict[str, list[str]] = {}  # sweeper -> done keys dropped with --force
+        self._space_options: SpaceOptions | None = None  # --sweep, --sweep-file, --only
 
     # --- the hooks a subclass overrides --------------------------------------------------
 
@@ -207,6 +209,7 @@ class Engine:
         _run_on_ancestors(self, "init")
         add_help(self.args_parser)  # now --help lists the options init() added
         self.args = self.args_parser.parse_args(self._argv)
+        self._space_options = SpaceOptions(self.args)  # a bad --sweep stops before any write
         self.setup_run_name()
         if self.args.use_dir:
             self.result_dir = os.path.abspath(self.args.use_dir)
@@ -422,9 +425,17 @@ class Engine:
         return None if self.experiment is None else self.experiment.id_experiment
 
     def sweeper(
-        self, sweeps: Iterable[Mapping[str, Any]], name: str = "main", **options: Any
+        self,
+        sweeps: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+        name: str = "main",
+        **options: Any,
     ) -> ParamSweeper:
         """A :class:`~sweepstack.sweep.ParamSweeper` named ``name`` in the experiment directory.
+
+        ``sweeps`` is a list of combinations, usually ``sweep({...})`` or
+        ``sample({...}, n)``, or a space dict (swept as by ``sweep``). ``--sweep-file``
+        and ``--sweep`` change the space such a list was made from, and the list is made
+        again from the changed space; ``--only`` limits what :meth:`records` claims.
 
         Its combinations are saved, with a manifest of the parameter space and of the
         options that change results; continuing with other such options warns
@@ -434,16 +445,20 @@ class Engine:
         assert self.args is not None
         options.setdefault("lease", self.args.lease)
         options.setdefault("retry_failed", self.args.retry_failed)
+        space_options = self._space_options or SpaceOptions(self.args)
+        sweeps = space_options.combinations(sweeps)
         if self.args.dry:
             path = ExperimentDir.sweeper_path(self.result_dir or "", name)
-            return ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
-        assert self.experiment is not None
-        path = self.experiment.sweeper_dir(name)
-        options.setdefault(
-            "on_space_change", lambda change: self._space_changed(path, name, change)
-        )
-        sweeper = ParamSweeper(path, sweeps, save_sweeps=True, name=name, **options)
-        self._check_manifest(sweeper)
+            sweeper = ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
+        else:
+            assert self.experiment is not None
+            path = self.experiment.sweeper_dir(name)
+            options.setdefault(
+                "on_space_change", lambda change: self._space_changed(path, name, change)
+            )
+            sweeper = ParamSweeper(path, sweeps, save_sweeps=True, name=name, **options)
+            self._check_manifest(sweeper)
+        space_options.restrict(sweeper)
         return sweeper
 
     def _check_manifest(self, sweeper: ParamSweeper) -> None:
@@ -615,7 +630,13 @@ class Engine:
         as done; the loop then ends with nothing in progress.
         """
         sweeper.update()
-        held = [c for c in sweeper.claims() if not c.mine]
+        only = self._space_options is not None and self._space_options.test is not None
+        held = [
+            c
+            for c in sweeper.claims()
+            # with --only, the claims on combinations of this process's part
+            if not c.mine and not (only and c.combination is None)
+        ]
         if not held:
             return False
         if not self._waiting:

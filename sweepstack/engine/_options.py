@@ -5,10 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["add_engine_options", "add_help", "child_command", "result_options", "without_options"]
+from sweepstack.errors import OverrideError, SweepSpecError
+from sweepstack.sweep import Combinations, ParamSweeper, sweep
+from sweepstack.sweep._overrides import (
+    Override,
+    apply_overrides,
+    load_space,
+    matches,
+    parse_override,
+)
+
+__all__ = [
+    "SpaceOptions",
+    "add_engine_options",
+    "add_help",
+    "child_command",
+    "result_options",
+    "without_options",
+]
 
 ENGINE_DESTS = frozenset(
     {
@@ -31,6 +48,9 @@ ENGINE_DESTS = frozenset(
         "force",
         "debug",
         "help",
+        "sweep_overrides",
+        "only",
+        "sweep_file",
     }
 )
 """Options of the engine itself: they never change what a combination computes."""
@@ -149,6 +169,33 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="show the traceback of a sweepstack error (also: SWEEPSTACK_DEBUG=1)",
     )
+    group.add_argument(
+        "--sweep",
+        dest="sweep_overrides",
+        action="append",
+        default=[],
+        metavar="FACTOR=LEVELS",
+        help="sweep these levels of FACTOR instead of the script's (repeatable; Hydra's "
+        "grammar: 1,2,3  'a b',c  range(0,10,2)  geom(1,100,3)  igeom(10,1000,4); "
+        "+FACTOR=... adds a factor; model.svm.C names a sub-sweep's factor)",
+    )
+    group.add_argument(
+        "--sweep-file",
+        dest="sweep_file",
+        default=None,
+        metavar="FILE",
+        help="take the whole parameter space from FILE (.json, .toml; .yaml with PyYAML); "
+        "--sweep options apply on top",
+    )
+    group.add_argument(
+        "--only",
+        dest="only",
+        action="append",
+        default=[],
+        metavar="FACTOR=LEVELS",
+        help="claim only the combinations whose FACTOR has one of LEVELS (repeatable); the "
+        "space is unchanged, so several launches can split a sweep by hand",
+    )
     group.add_argument("--worker-of", dest="worker_of", default=None, help=argparse.SUPPRESS)
 
 
@@ -227,3 +274,79 @@ def child_command(engine_class: type, argv: list[str]) -> list[str]:
         engine_class.__qualname__,
         *argv,
     ]
+
+
+class SpaceOptions:
+    """What ``--sweep``, ``--sweep-file`` and ``--only`` ask of the script's sweepers.
+
+    Parsed when the engine starts, so that a bad value stops it before anything is
+    written; applied by ``Engine.sweeper`` (the space) and ``Engine.records`` (the claims).
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.file: str | None = getattr(args, "sweep_file", None)
+        self.overrides: list[Override] = [
+            parse_override(text, "--sweep") for text in getattr(args, "sweep_overrides", [])
+        ]
+        self.only: list[Override] = [
+            parse_override(text, "--only") for text in getattr(args, "only", [])
+        ]
+        for override in self.only:
+            if override.add:
+                raise OverrideError("--only", override.text, "'+' adds factors only in --sweep")
+        self.space: dict[Any, Any] | None = load_space(self.file) if self.file else None
+        self.test: Callable[[Mapping[Any, Any]], bool] | None = (
+            matches(self.only) if self.only else None
+        )
+
+    def combinations(self, sweeps: Any) -> Iterable[Mapping[str, Any]]:
+        """The combinations of a sweeper: ``sweeps`` (a space, or a list from sweep() or
+        sample()), its space replaced by ``--sweep-file`` and changed by ``--sweep``."""
+        is_space = isinstance(sweeps, Mapping)
+        if not (self.overrides or self.file):
+            return sweep(sweeps) if is_space else sweeps
+        remake: Callable[[Mapping[Any, Any]], Combinations]
+        if is_space:
+            space, remake = sweeps, sweep
+        elif isinstance(sweeps, Combinations) and sweeps.space is not None:
+            space, remake = sweeps.space, sweeps.remake
+        else:
+            option, text = (
+                ("--sweep-file", self.file) if self.file else ("--sweep", self.overrides[0].text)
+            )
+            raise OverrideError(
+                option,
+                text or "",
+                "this script gives its sweeper a list of combinations, not a space; give "
+                "it sweep({...}) or sample({...}, n), or the space dict itself",
+            )
+        if self.space is not None:
+            space = self.space
+        try:
+            return remake(apply_overrides(space, self.overrides))
+        except SweepSpecError as err:  # e.g. a range given to a grid: name the option
+            for override in self.overrides:
+                if override.factor.split(".")[-1] == str(err.factor):
+                    raise OverrideError(override.option, override.text, str(err)) from None
+            if self.file:
+                raise OverrideError("--sweep-file", self.file, str(err)) from None
+            raise
+
+    def restrict(self, sweeper: ParamSweeper) -> None:
+        """With ``--only``, make ``sweeper`` hand out (and count) the matching combinations
+        only; its saved space, which other processes and ``status`` read, stays whole.
+
+        Raises:
+            OverrideError: no combination of the sweeper matches.
+        """
+        if self.test is None:
+            return
+        # this instance's sweeps, not a get_next filter: a filter costs O(todo) per claim
+        mine = [c for c in sweeper.get_sweeps() if self.test(c)]
+        if not mine:
+            raise OverrideError(
+                "--only",
+                " ".join(o.text for o in self.only),
+                f"no combination of sweeper {sweeper.name!r} matches",
+            )
+        sweeper.set_sweeps(mine)

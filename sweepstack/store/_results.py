@@ -337,3 +337,9 @@ class Results(list[dict[str, Any]]):
     def __repr__(self) -> str:
         errors = f", {len(self.errors)} unreadable" if self.errors else ""
         return f"<Results: {len(self)} rows{errors}>"
+
+    def _repr_html_(self) -> str:
+        """A sortable HTML table for notebooks (the first rows of a large table, with a note)."""
+        from sweepstack.store._results_html import results_html
+
+        return results_html(self, len(self.errors))

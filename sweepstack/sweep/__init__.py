@@ -2,11 +2,23 @@
 
 from sweepstack._keys import canonical, param_key, register_key_type
 from sweepstack.sweep._check import check_sweeper
-from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
+from sweepstack.sweep._combinations import (
+    Combinations,
+    HashableDict,
+    geom,
+    igeom,
+    slugify,
+    sweep,
+    sweep_stats,
+)
+from sweepstack.sweep._distributions import Distribution, loguniform, randint, uniform
+from sweepstack.sweep._sample import sample
 from sweepstack.sweep._sweeper import Claim, ParamSweeper, SpaceChange, SweeperStats
 
 __all__ = [
     "Claim",
+    "Combinations",
+    "Distribution",
     "HashableDict",
     "ParamSweeper",
     "SpaceChange",
@@ -15,9 +27,13 @@ __all__ = [
     "check_sweeper",
     "geom",
     "igeom",
+    "loguniform",
     "param_key",
+    "randint",
     "register_key_type",
+    "sample",
     "slugify",
     "sweep",
     "sweep_stats",
+    "uniform",
 ]

@@ -16,8 +16,9 @@ from typing import Any
 
 from sweepstack._gc import gc_paused
 from sweepstack.errors import SweepSpecError
+from sweepstack.sweep._distributions import Distribution
 
-__all__ = ["HashableDict", "geom", "igeom", "slugify", "sweep", "sweep_stats"]
+__all__ = ["Combinations", "HashableDict", "geom", "igeom", "slugify", "sweep", "sweep_stats"]
 
 
 class HashableDict(dict):
@@ -39,8 +40,41 @@ class HashableDict(dict):
         return (HashableDict, (dict(self),))
 
 
+class Combinations(list):
+    """The list :func:`sweep` and :func:`~sweepstack.sample` return: it remembers its space.
+
+    It is an ordinary list of :class:`HashableDict`; besides, ``space`` is the parameter
+    space it was made from and :meth:`remake` makes the same kind of list from another
+    space. That is how ``--sweep`` and ``--sweep-file`` change the space of a script's
+    ``self.sweeper(sweep({...}))``: the engine remakes the list from the changed space.
+    """
+
+    def __init__(
+        self,
+        combinations: Iterable[HashableDict] = (),
+        space: Mapping[Any, Any] | None = None,
+        maker: Any = None,
+    ) -> None:
+        super().__init__(combinations)
+        self.space = space
+        self.maker = maker
+
+    def remake(self, space: Mapping[Any, Any]) -> Combinations:
+        """The combinations of ``space``, made as this list was (by sweep() or sample())."""
+        if self.maker is None:
+            raise TypeError("this list of combinations does not know how it was made")
+        return self.maker(space)
+
+
 def _levels(factor: Any, levels: Any, path: tuple[Any, ...]) -> Any:
     """Check one factor's levels; return them, or None when the factor is dropped."""
+    if isinstance(levels, Distribution):
+        raise SweepSpecError(
+            factor,
+            f"{levels!r} is a range, not a list of levels: draw combinations from it with "
+            "sample(space, n), or list its levels",
+            path,
+        )
     if isinstance(levels, (str, bytes)):
         raise SweepSpecError(
             factor, f"levels are a string ({levels!r}); write [{levels!r}] for one level", path
@@ -90,7 +124,7 @@ def _combination_items(
     return [tuple(chain.from_iterable(picked)) for picked in product(*_choices(parameters, path))]
 
 
-def sweep(parameters: Mapping[Any, Any]) -> list[HashableDict]:
+def sweep(parameters: Mapping[Any, Any]) -> Combinations:
     """Every combination of a parameter space: a full factorial design.
 
     ``parameters`` maps each factor to its levels. A list (or tuple, range...) of
@@ -103,6 +137,9 @@ def sweep(parameters: Mapping[Any, Any]) -> list[HashableDict]:
     >>> sweep({"model": {"svm": {"C": [1, 10]}, "tree": {}}})
     [{'model': 'svm', 'C': 1}, {'model': 'svm', 'C': 10}, {'model': 'tree'}]
 
+    The list returned remembers ``parameters`` (see :class:`Combinations`), so that
+    ``--sweep`` options can change it.
+
     Raises:
         SweepSpecError: a factor's levels are neither a sized collection nor a dict, or
             a sub-space is not a dict.
@@ -111,10 +148,13 @@ def sweep(parameters: Mapping[Any, Any]) -> list[HashableDict]:
         if all(not isinstance(levels, Mapping) for levels in parameters.values()):
             kept = [(f, lv) for f, lv in parameters.items() if _levels(f, lv, ()) is not None]
             factors = [factor for factor, _ in kept]
-            return [
+            # a list comprehension, then one copy of its pointers: faster than a generator
+            combinations = [
                 HashableDict(zip(factors, picked)) for picked in product(*(lv for _, lv in kept))
             ]
-        return [HashableDict(items) for items in _combination_items(parameters, ())]
+        else:
+            combinations = [HashableDict(items) for items in _combination_items(parameters, ())]
+        return Combinations(combinations, parameters, sweep)
 
 
 def geom(range_min: float, range_max: float, num_steps: int) -> list[float]:
