@@ -106,9 +106,18 @@ def test_a_sweep_file_gives_the_whole_space_and_sweep_options_apply_on_top(tmp_p
     )
 
 
+def test_a_bad_sweep_value_is_one_line_and_exit_2_without_debug(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exited:
+        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "n=1,2,("])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "error: --sweep 'n=1,2,('" in err[0]
+    assert not (tmp_path / "x").exists()
+
+
 def test_a_bad_sweep_value_stops_the_engine_before_anything_is_written(tmp_path):
     with pytest.raises(OverrideError, match="--sweep 'n=1,2,\\('"):
-        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "n=1,2,("])
+        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "n=1,2,(", "--debug"])
     assert not (tmp_path / "x").exists()
 
 
@@ -116,19 +125,21 @@ def test_a_sweep_of_a_factor_the_script_lacks_names_the_factors_it_has(tmp_path)
     with pytest.raises(
         OverrideError, match=re.escape("no factor 'seed' (factors: n, model, model.svm.C)")
     ):
-        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "seed=1,2"])
+        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "seed=1,2", "--debug"])
 
 
 def test_a_range_swept_on_a_grid_names_the_option_and_says_to_sample(tmp_path):
     with pytest.raises(OverrideError) as caught:
-        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--sweep", "n=uniform(0,1)"])
+        space_engines.Grid().start(
+            ["-c", str(tmp_path / "x"), "--sweep", "n=uniform(0,1)", "--debug"]
+        )
     assert str(caught.value).startswith("--sweep 'n=uniform(0,1)'")
     assert "sample(space, n)" in str(caught.value)
 
 
 def test_sweep_on_a_hand_made_list_says_to_give_a_space(tmp_path):
     with pytest.raises(OverrideError, match=re.escape("give it sweep({...})")):
-        space_engines.PlainList().start(["-c", str(tmp_path / "x"), "--sweep", "n=3"])
+        space_engines.PlainList().start(["-c", str(tmp_path / "x"), "--sweep", "n=3", "--debug"])
 
 
 def test_only_claims_the_matching_combinations_and_leaves_the_space_unchanged(tmp_path):
@@ -143,7 +154,7 @@ def test_only_claims_the_matching_combinations_and_leaves_the_space_unchanged(tm
 
 def test_only_with_levels_no_combination_has_is_refused(tmp_path):
     with pytest.raises(OverrideError, match="no combination of sweeper 'main' matches"):
-        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--only", "n=7"])
+        space_engines.Grid().start(["-c", str(tmp_path / "x"), "--only", "n=7", "--debug"])
 
 
 def test_only_in_a_dry_run_maps_only_the_matching_combinations(tmp_path, capsys):
