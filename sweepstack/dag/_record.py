@@ -9,8 +9,9 @@ reading a value from ``state``) runs what is needed.
 Params and config inside a stage: a stage sees only what it declares in
 ``params=[...]``, because only that is in its cache keys. A declared name is looked
 up in ``record.params`` and in ``record.config``; reading any other name, in either,
-raises :class:`~sweepstack.errors.UndeclaredParamError` (also through ``get``,
-``in`` and iteration). A stage that declares nothing (``params=None``) sees, and is
+raises :class:`~sweepstack.errors.UndeclaredParamError` (also through ``get``
+and ``in``); iteration, ``len``, ``keys()``, ``items()``, ``repr`` and ``dict()``
+show exactly the declared names, so a stage can log its params. A stage that declares nothing (``params=None``) sees, and is
 keyed by, every param, and no config entry.
 """
 
@@ -94,15 +95,14 @@ class DeclaredView(Mapping):
         return name in self._data
 
     def __iter__(self) -> Iterator[str]:
-        for name in self._data:
-            self._check(name)  # iterating reads every name: each must be declared
-            yield name
+        # only the declared names: logging or copying the params reads nothing undeclared
+        return (name for name in self._data if name in self._declared)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return sum(1 for name in self._data if name in self._declared)
 
     def __repr__(self) -> str:
-        return f"<params of stage {self._stage!r}: {list(self._declared)}>"
+        return repr({name: self._data[name] for name in self})
 
 
 class State(Mapping):
