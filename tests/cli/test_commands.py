@@ -229,6 +229,28 @@ def test_report_writes_one_html_file_in_reports_or_where_asked(sweepstack, examp
     assert os.path.exists(other)
 
 
+@pytest.mark.parametrize("name", ["rep", "nested/rep", "rep.d"])
+def test_report_output_without_html_suffix_is_a_folder_that_gets_report_html(
+    sweepstack, example, tmp_path, name
+):
+    target = tmp_path / name
+    ran = sweepstack("report", example, "-o", str(target))
+    assert ran.code == 0
+    assert target.is_dir()
+    written = target / "report.html"
+    assert f"wrote {written}" in ran.out
+    assert written.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+
+
+def test_report_output_naming_an_existing_folder_writes_report_html_in_it(
+    sweepstack, example, tmp_path
+):
+    folder = tmp_path / "reports.html"
+    folder.mkdir()
+    assert sweepstack("report", example, "-o", str(folder)).code == 0
+    assert (folder / "report.html").is_file()
+
+
 # --- reset ---------------------------------------------------------------------------------
 
 
