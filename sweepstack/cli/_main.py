@@ -224,7 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub["runs"].add_argument("--json", action="store_true", help="the run documents as JSON")
     sub["report"].add_argument(
-        "-o", "--output", metavar="PATH", help="a .html file, or a folder that gets report.html (default DIR/reports/report.html)"
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="a .html file, or a folder that gets report.html (default DIR/reports/report.html)",
     )
 
     reset = sub["reset"]
