@@ -14,10 +14,13 @@ Exit statuses, the same for every subcommand:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 __all__ = ["build_parser", "main"]
 
@@ -276,6 +279,26 @@ def _validate(args: argparse.Namespace, sub: dict[str, argparse.ArgumentParser])
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``sweepstack`` command; its exit status (see the module's docstring)."""
+    with _interruptible():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Within the block Ctrl-C raises KeyboardInterrupt, whatever SIGINT disposition was
+    inherited: ``nohup cmd &`` and some CI runners start processes with SIGINT ignored,
+    and Python then keeps it ignored, so ``status --watch`` could never be stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser._sweepstack_sub)  # type: ignore[attr-defined]
