@@ -9,6 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# execo_engine's module names, for scripts ported from it (`from sweepstack.log import logger`)
+from sweepstack import log, utils
+
 # errors: one tree rooted at SweepstackError
 # dag/: records flowing through cached stages
 from sweepstack.dag import (
@@ -27,7 +30,7 @@ from sweepstack.dag import (
 )
 
 # engine/: the class experiment scripts subclass
-from sweepstack.engine import Engine, Interrupted, copy_outputs, redirect_outputs
+from sweepstack.engine import Engine, Interrupted, copy_outputs, logger, redirect_outputs
 from sweepstack.errors import SweepstackError, SweepstackWarning
 
 # store/: the experiment directory, runs and results
@@ -73,6 +76,8 @@ __all__ = [
     "copy_outputs",
     "geom",
     "igeom",
+    "log",
+    "logger",
     "open",
     "param_key",
     "redirect_outputs",
@@ -81,4 +86,5 @@ __all__ = [
     "stage",
     "sweep",
     "sweep_stats",
+    "utils",
 ]

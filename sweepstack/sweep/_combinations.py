@@ -25,8 +25,9 @@ __all__ = ["HashableDict", "geom", "igeom", "slugify", "sweep", "sweep_stats"]
 class HashableDict(dict):
     """A dict usable as a set member or dict key: one combination of a sweep.
 
-    Equality is a dict's; the hash is computed from the items, so the values must
-    be hashable. Do not mutate one after using it as a key.
+    Equality is a dict's; the hash is computed from the items, lists, sets and
+    dicts among the values taken as their frozen equivalents (so a combination
+    holding a list is a set member too). Do not mutate one after using it as a key.
 
     >>> {HashableDict(a=1, b="x"): "done"}[HashableDict(b="x", a=1)]
     'done'
@@ -35,10 +36,25 @@ class HashableDict(dict):
     __slots__ = ()
 
     def __hash__(self) -> int:  # type: ignore[override]
-        return hash(frozenset(self.items()))
+        try:
+            return hash(frozenset(self.items()))
+        except TypeError:
+            # equal values freeze to equal values, so equal dicts still hash alike
+            return hash(frozenset((k, _frozen(v)) for k, v in self.items()))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (HashableDict, (dict(self),))
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for ``value``, equal for equal values."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return frozenset((k, _frozen(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    return value
 
 
 def _levels(factor: Any, levels: Any, path: tuple[Any, ...]) -> Any:

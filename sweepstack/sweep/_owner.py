@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Owner", "current_owner", "is_dead"]
+__all__ = ["Owner", "current_owner", "is_dead", "is_parent"]
 
 
 def _read(path: str) -> str | None:
@@ -122,3 +122,11 @@ def is_dead(owner: Owner, observer: Owner) -> bool:
     if not owner.same_machine(observer) or owner.start is None:
         return False
     return _process_start(owner.pid) != owner.start
+
+
+def is_parent(owner: Owner, observer: Owner) -> bool:
+    """True if ``owner`` is the live parent process of ``observer`` (same machine, the
+    parent's pid, and the start time the owner declared: not a reused pid)."""
+    if not owner.same_machine(observer) or owner.start is None:
+        return False
+    return owner.pid == os.getppid() and _process_start(owner.pid) == owner.start

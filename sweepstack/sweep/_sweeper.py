@@ -50,7 +50,8 @@ from sweepstack.sweep._journal import (
     restart,
 )
 from sweepstack.sweep._keys import param_key
-from sweepstack.sweep._owner import Owner, current_owner, is_dead
+from sweepstack.sweep._owner import Owner, current_owner, is_dead, is_parent
+from sweepstack.sweep._sets import CombinationSet
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState
 
@@ -194,6 +195,7 @@ class ParamSweeper:
         self._lock = None if readonly else file_lock(os.path.join(self._dir, SWEEPER_LOCK))
         self._owner: Owner | None = None
         self._owner_pid = 0
+        self._inherited: set[str] = set()  # owners this copy was forked from
         # what this instance claimed and has not finished: key -> the combination handed out,
         # and id(combination) -> key, so finishing it needs no key computation
         self._mine: dict[str, HashableDict] = {}
@@ -257,6 +259,7 @@ class ParamSweeper:
         if self._owner is None or self._owner_pid != pid:
             if self._owner is not None:
                 self._forget(list(self._mine))  # a forked child: the claims are its parent's
+                self._inherited.add(self._owner.id)
             self._owner = current_owner(self._lease)
             self._owner_pid = pid
         return self._owner
@@ -319,39 +322,45 @@ class ParamSweeper:
             self._state.set_space(space, order)
         self.full_update()
 
-    def get_sweeps(self) -> list[HashableDict]:
-        """Every combination of this instance's sweeps, in order."""
+    def get_sweeps(self) -> CombinationSet:
+        """Every combination of this instance's sweeps: a set, iterating in sweep order."""
         with self._mutex:
-            return self._state.space.combinations()
+            return CombinationSet(self._state.space.combinations())
 
     def _combinations(self, keys: Iterable[str]) -> list[HashableDict]:
         index = self._state.space.index
         return self._state.space.combinations(index[k] for k in keys if k in index)
 
-    def get_remaining(self) -> list[HashableDict]:
-        """The todo combinations, in the order they would be handed out."""
-        with self._mutex:
-            return self._combinations(self._state.todo_keys())
+    def _in_sweep_order(self, keys: Iterable[str]) -> CombinationSet:
+        index = self._state.space.index
+        return CombinationSet(
+            self._state.space.combinations(sorted(index[k] for k in keys if k in index))
+        )
 
-    def get_inprogress(self) -> list[HashableDict]:
-        """The combinations claimed by some process and not finished."""
+    def get_remaining(self) -> CombinationSet:
+        """The todo combinations: a set, iterating in the order they would be handed out."""
         with self._mutex:
-            return self._combinations(list(self._state.claims))
+            return CombinationSet(self._combinations(self._state.todo_keys()))
 
-    def get_done(self) -> list[HashableDict]:
-        """The done combinations (of this instance's sweeps)."""
+    def get_inprogress(self) -> CombinationSet:
+        """The combinations claimed by some process and not finished (a set, in sweep order)."""
         with self._mutex:
-            return self._combinations(list(self._state.done))
+            return self._in_sweep_order(list(self._state.claims))
 
-    def get_failed(self) -> list[HashableDict]:
+    def get_done(self) -> CombinationSet:
+        """The done combinations of this instance's sweeps (a set, in sweep order)."""
+        with self._mutex:
+            return self._in_sweep_order(list(self._state.done))
+
+    def get_failed(self) -> CombinationSet:
         """The failed combinations (persisted: not handed out unless ``retry_failed``)."""
         with self._mutex:
-            return self._combinations(list(self._state.failed))
+            return self._in_sweep_order(list(self._state.failed))
 
-    def get_skipped(self) -> list[HashableDict]:
+    def get_skipped(self) -> CombinationSet:
         """The combinations skipped by this instance (forgotten by the next run, as in execo)."""
         with self._mutex:
-            return self._combinations(self._state.visible_skipped())
+            return self._in_sweep_order(self._state.visible_skipped())
 
     def failures(self) -> dict[str, dict[str, Any]]:
         """The failure of each failed combination of this instance, by key: type, message, owner."""
@@ -655,10 +664,23 @@ class ParamSweeper:
     def _release(self, keys: list[str]) -> None:
         with self._session() as state:
             me = self._me()
-            lines = [("R", key, me.id) for key in keys if state.claims.get(key) == me.id]
+            lines = []
+            for key in keys:
+                holder = state.claims.get(key)
+                if holder is not None and self._may_release(holder, me, state):
+                    lines.append(("R", key, holder))
             if lines:
                 self._write(lines, durable=False)
             self._forget(keys)
+
+    def _may_release(self, holder: str, me: Owner, state: SweepState) -> bool:
+        """Whether this process may give back a claim of ``holder``: its own, or (as in
+        execo_engine, whose children share the in-progress file) a claim of the process
+        this sweeper was forked from, such as a ``multiprocessing`` fork pool's parent."""
+        if holder == me.id or holder in self._inherited:
+            return True
+        owner = state.owners.get(holder)
+        return owner is not None and is_parent(owner, me)
 
     def reset(self, reset_inprogress: bool = False, reset_failed: bool = True) -> None:
         """Start over: forget skipped and (by default) failed combinations; never done ones.
