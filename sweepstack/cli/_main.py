@@ -75,6 +75,18 @@ _COMMANDS: dict[str, dict[str, str]] = {
         "  sweepstack results results/pi --sqlite pi.db && sqlite3 pi.db "
         "'select estimator, avg(error) from results group by estimator'",
     },
+    "failures": {
+        "help": "each failed combination: params, stage, exception, traceback",
+        "description": (
+            "Every failed combination: its parameters, the stage that failed, the "
+            "exception, and its traceback starting at your code (sweepstack's own frames "
+            "are folded into one line; --full shows them). --where and --sweep select as "
+            "in results.\n\n" + _WHERE_HELP
+        ),
+        "examples": "sweepstack failures results/pi\n"
+        "  sweepstack failures results/pi --where \"estimator == 'plain'\" --full\n"
+        "  sweepstack failures results/pi --json | jq '.[].message'",
+    },
     "runs": {
         "help": "the run registry, with the line reproducing each run",
         "description": (
@@ -224,6 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument(
         "--verify", action="store_true", help="read every record file, not the index (slower)"
     )
+
+    failures = sub["failures"]
+    failures.add_argument("--where", metavar="EXPR", help="only the rows where EXPR is true")
+    failures.add_argument("--sweep", metavar="NAME", help="only the records of this sweep")
+    failures.add_argument(
+        "--full", action="store_true", help="show sweepstack's own frames in the tracebacks"
+    )
+    failures.add_argument("--json", action="store_true", help="a JSON array of the failures")
 
     sub["runs"].add_argument("--json", action="store_true", help="the run documents as JSON")
     sub["report"].add_argument(

@@ -17,10 +17,10 @@ keyed by, every param, and no config entry.
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Callable
 
+from sweepstack._tracebacks import fold, format_exception
 from sweepstack.dag._call import Call
 from sweepstack.dag._keys import jsonable
 from sweepstack.dag._reportables import store_reportable
@@ -478,11 +478,13 @@ class Record:
         if self.exception is not None:
             err = self.exception
             kind = type(err)
+            full = format_exception(err)
             exception = {
                 "type": f"{kind.__module__}.{kind.__qualname__}",
                 "message": str(err),
                 "stage": self.failed_stage,
-                "traceback": "".join(traceback.format_exception(kind, err, err.__traceback__)),
+                "traceback": fold(full),  # starts at the user's frame
+                "traceback_full": full,
             }
         return {
             "key": self.key,
