@@ -2,7 +2,9 @@
 
 The store checks its records, runs, index logs and artifacts
 (:meth:`~sweepstack.store.Experiment.check`); the sweep layer checks each sweeper's
-journal, snapshot and saved combinations (:func:`~sweepstack.sweep.check_sweeper`).
+journal, snapshot and saved combinations (:func:`~sweepstack.sweep.check_sweeper`);
+this module checks each engine sweeper's manifest (its parameter space and options),
+which the engine writes again on its next run when it is missing.
 This command then compares the two: a combination done in its sweeper without a
 record has lost its result, and a repair returns it to todo
 (:meth:`~sweepstack.sweep.ParamSweeper.redo`) so that the next run computes it again.
@@ -14,11 +16,14 @@ import json
 import os
 import warnings
 from argparse import Namespace
+from typing import Any
 
 from sweepstack.cli._output import Output
 from sweepstack.errors import JournalWarning, NoSweepsError, SweepstackError
 from sweepstack.store import Experiment, Problem
-from sweepstack.sweep import ParamSweeper, check_sweeper
+from sweepstack.store._check import quarantine_file
+from sweepstack.store._format import SWEEPER_MANIFEST
+from sweepstack.sweep import ParamSweeper, check_sweeper, param_key
 
 __all__ = ["run"]
 
@@ -54,6 +59,82 @@ def _orphans(
     return [problem]
 
 
+MANIFEST_FORMAT = 1
+"""The newest manifest format this version writes (its ``format`` key)."""
+
+_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "format": (int,),
+    "count": (int,),
+    "digest": (str,),
+    "factors": (dict,),
+    "options": (dict,),
+    "options_key": (str,),
+}
+
+
+def _manifest_damage(path: str, sweeper_path: str, name: str) -> tuple[str, bool] | None:
+    """What is wrong with a sweeper's manifest, and whether moving it aside repairs it."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None  # a sweeper not made by an engine, or before its first run: nothing to check
+    except OSError as err:
+        return f"cannot be read ({err.strerror or err})", False
+    try:
+        manifest: Any = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        return f"not valid JSON ({err})", True
+    if not isinstance(manifest, dict):
+        return f"not a manifest: a JSON {type(manifest).__name__}, not an object", True
+    for key, types in _MANIFEST_TYPES.items():
+        value = manifest.get(key)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"not a manifest: {key!r} is {value!r}, expected a {types[0].__name__}", True
+    if manifest["format"] > MANIFEST_FORMAT:
+        return (
+            f"written by a newer sweepstack (manifest format {manifest['format']}, this one "
+            f"reads up to {MANIFEST_FORMAT}): upgrade sweepstack",
+            False,
+        )
+    try:
+        if param_key(manifest["options"]) != manifest["options_key"]:
+            return "its options do not match its options_key (edited or damaged)", True
+    except SweepstackError:
+        return "its options cannot be keyed (edited or damaged)", True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", JournalWarning)
+            sweeper = ParamSweeper(sweeper_path, readonly=True, name=name)
+    except (SweepstackError, OSError):
+        return None  # no readable saved combinations to compare with (reported elsewhere)
+    total = sweeper.counts()["total"]
+    if manifest["digest"] != sweeper.fingerprint() or manifest["count"] != total:
+        return (
+            f"describes another parameter space ({manifest['count']} combinations) than the "
+            f"sweeper's saved combinations ({total})",
+            True,
+        )
+    return None
+
+
+def _check_manifest(name: str, sweeper_path: str, repair: bool, quarantine: str) -> list[Problem]:
+    path = os.path.join(sweeper_path, SWEEPER_MANIFEST)
+    damage = _manifest_damage(path, sweeper_path, name)
+    if damage is None:
+        return []
+    text, movable = damage
+    problem = Problem("manifest", path, text, sweep=name)
+    if repair and movable:
+        moved = quarantine_file(path, quarantine, SWEEPER_MANIFEST)
+        problem = problem.fixed(
+            f"moved to {moved}; the engine writes a new manifest on its next run (-c DIR)"
+            if moved
+            else "replaced or removed meanwhile"
+        )
+    return [problem]
+
+
 def run(args: Namespace, experiment: Experiment, out: Output) -> int:
     problems = experiment.check(repair=args.repair, artifacts=not args.no_artifacts)
     quarantine = os.path.join(experiment.path, QUARANTINE, "sweeps")
@@ -65,6 +146,7 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
         problems += check_sweeper(
             path, repair=args.repair, done=done, quarantine_dir=os.path.join(quarantine, name)
         )
+        problems += _check_manifest(name, path, args.repair, os.path.join(quarantine, name))
         if name in swept:
             unreadable = {
                 p.key
