@@ -465,12 +465,14 @@ class Engine:
                 store_full=self.args.store_full,
             )
             self._in_flight = _InFlight(sweeper, combination, key, record)
+            if self._progress is not None:  # this process is at work now: show it running
+                self._progress.update(sweeper.name, _with_running(sweeper))
             yield record
             # the body returned: if it raised or left the loop, start() deals with _in_flight
             self._finish(self._in_flight)
             self._in_flight = None
         if self._progress is not None:
-            self._progress.update(sweeper.name, sweeper.counts(), force=True)
+            self._progress.update(sweeper.name, _with_running(sweeper), force=True)
 
     def _say_why_nothing_ran(self, sweeper: ParamSweeper) -> None:
         """A continued experiment with nothing to do: say how to do more, if anything."""
@@ -511,7 +513,7 @@ class Engine:
                 len(held),
             )
         if self._progress is not None:
-            self._progress.update(sweeper.name, sweeper.counts())
+            self._progress.update(sweeper.name, _with_running(sweeper))
         time.sleep(min(2.0, max(0.05, sweeper.heartbeat_interval / 8)))
         return True
 
@@ -544,7 +546,7 @@ class Engine:
         flight.sweeper.done(flight.combination)
         self._counts["done"] += 1
         if self._progress is not None:
-            self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+            self._progress.update(flight.sweeper.name, _with_running(flight.sweeper))
 
     def _write(self, flight: _InFlight, status: str) -> None:
         assert self.experiment is not None
@@ -578,7 +580,7 @@ class Engine:
             flight.key,
         )
         if self._progress is not None:
-            self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+            self._progress.update(flight.sweeper.name, _with_running(flight.sweeper))
 
     def _give_back(self) -> None:
         flight, self._in_flight = self._in_flight, None
@@ -694,6 +696,11 @@ def _json(data: bytes) -> Any:
     import json
 
     return json.loads(data)
+
+
+def _with_running(sweeper: ParamSweeper) -> dict[str, int]:
+    """The sweeper's counts, with ``running``: processes holding live claims now."""
+    return {**sweeper.counts(), "running": sweeper.running()}
 
 
 def _factors(sweeper: ParamSweeper, limit: int = 50) -> dict[str, list[Any]]:

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Owner", "current_owner", "is_dead", "is_parent"]
+__all__ = ["Owner", "current_owner", "death", "is_dead", "is_parent"]
 
 
 def _read(path: str) -> str | None:
@@ -119,9 +119,18 @@ def is_dead(owner: Owner, observer: Owner) -> bool:
     A process on another machine, or one whose start time cannot be read, is never
     declared dead here; its lease decides.
     """
+    return death(owner, observer) is not None
+
+
+def death(owner: Owner, observer: Owner) -> str | None:
+    """How ``owner`` is provably gone, for people ("process gone", "pid reused"), or None
+    when it may be alive (another machine, an unknown start time, or alive)."""
     if not owner.same_machine(observer) or owner.start is None:
-        return False
-    return _process_start(owner.pid) != owner.start
+        return None
+    start = _process_start(owner.pid)
+    if start == owner.start:
+        return None
+    return "process gone" if start is None else "pid reused by another process"
 
 
 def is_parent(owner: Owner, observer: Owner) -> bool:

@@ -50,7 +50,7 @@ from sweepstack.sweep._journal import (
     restart,
 )
 from sweepstack.sweep._keys import param_key
-from sweepstack.sweep._owner import Owner, current_owner, is_dead, is_parent
+from sweepstack.sweep._owner import Owner, current_owner, death, is_dead, is_parent
 from sweepstack.sweep._sets import CombinationSet
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState
@@ -69,7 +69,10 @@ class Claim:
 
     ``seen_ago`` is how long ago, on this process's clock, it last saw news of the
     owner; the claim returns to todo when that exceeds ``lease + margin`` (or at once
-    if the owner is provably dead on this machine).
+    if the owner is provably dead on this machine). ``stale`` says why the claim will
+    return to todo, when it will: its owner is dead on this machine ("process gone",
+    "pid reused by another process"), or its lease expired ("lease expired"); None
+    while its owner may be at work.
     """
 
     key: str
@@ -82,6 +85,7 @@ class Claim:
     lease: float
     seen_ago: float
     mine: bool
+    stale: str | None = None
 
 
 class SweeperStats(tuple):
@@ -378,11 +382,15 @@ class ParamSweeper:
         with self._mutex:
             state = self._state
             me = self._owner.id if self._owner is not None else None
-            now = time.monotonic()
+            observer = current_owner(self._lease)
+            now, wall_now = time.monotonic(), time.time()
+            verdicts: dict[str, str | None] = {}
             result = []
             for key, owner_id in state.claims.items():
                 owner = state.owners.get(owner_id)
                 position = state.space.index.get(key)
+                if owner_id not in verdicts:
+                    verdicts[owner_id] = self._verdict(owner_id, owner, observer, now, wall_now)
                 result.append(
                     Claim(
                         key=key,
@@ -397,9 +405,38 @@ class ParamSweeper:
                         lease=owner.lease if owner else self._lease,
                         seen_ago=now - state.last_seen.get(owner_id, now),
                         mine=owner_id == me,
+                        stale=None if owner_id == me else verdicts[owner_id],
                     )
                 )
             return result
+
+    def _verdict(
+        self, owner_id: str, owner: Owner | None, observer: Owner, now: float, wall_now: float
+    ) -> str | None:
+        """Why the claims of ``owner_id`` are stale, or None while it may be at work."""
+        state = self._state
+        if owner is not None:
+            gone = death(owner, observer)
+            if gone is not None:
+                return gone
+        # the owner's lease with the default margin for it: a read-only observer (status)
+        # opened with another lease must judge by the owner's own
+        own = owner.lease if owner is not None else self._lease
+        lease = own + max(0.5, own / 4)
+        if now - state.last_seen.get(owner_id, now) > lease:
+            return "lease expired"
+        # the owner's last news by its own clock (hosts' clocks agree within the margin)
+        news = max(
+            [state.heartbeat_at.get(owner_id, 0.0)]
+            + [state.claimed_at.get(k, 0.0) for k in state.owner_claims.get(owner_id, ())]
+        )
+        if wall_now - news > lease:
+            return "lease expired"
+        return None
+
+    def running(self) -> int:
+        """How many processes hold claims that are not stale: the workers at work now."""
+        return len({c.owner for c in self.claims() if c.stale is None})
 
     def stats(self) -> SweeperStats:
         """Atomically, ``(sweeps, remaining, skipped, inprogress, done)`` with extras (see SweeperStats)."""
