@@ -34,6 +34,7 @@ SECTIONS = [
             "ParamSweeper",
             "SweeperStats",
             "Claim",
+            "CombinationSet",
             "check_sweeper",
         ],
     ),

@@ -2,10 +2,12 @@
 
 from sweepstack.sweep._combinations import HashableDict, geom, igeom, slugify, sweep, sweep_stats
 from sweepstack.sweep._keys import canonical, param_key, register_key_type
+from sweepstack.sweep._sets import CombinationSet
 from sweepstack.sweep._sweeper import Claim, ParamSweeper, SweeperStats, check_sweeper
 
 __all__ = [
     "Claim",
+    "CombinationSet",
     "HashableDict",
     "ParamSweeper",
     "SweeperStats",

@@ -95,14 +95,14 @@ class SweeperStats(tuple):
     also has ``failed`` (combinations), ``claims`` (:class:`Claim` list) and ``counts``.
     """
 
-    failed: list[HashableDict]
+    failed: CombinationSet
     claims: list[Claim]
     counts: dict[str, int]
 
     def __new__(
         cls,
         parts: tuple[Any, ...],
-        failed: list[HashableDict],
+        failed: CombinationSet,
         claims: list[Claim],
         counts: dict[str, int],
     ) -> SweeperStats:
