@@ -243,3 +243,25 @@ def test_fork_pool_children_done_and_skip_on_the_parents_sweeper(tmp_path, sourc
         "inprogress 0",
         "next 0 True",
     ]
+
+
+def test_combination_set_mutations_keep_the_order_of_what_stays():
+    a, b, c, d = (HashableDict(n=i) for i in range(4))
+    s = CombinationSet([a, b, c])
+    s -= {b}
+    s |= {d}
+    s.update([HashableDict(n=9)])
+    assert list(s)[:2] == [a, c]  # what stayed keeps its order; additions come after
+    assert set(list(s)[2:]) == {d, HashableDict(n=9)} and len(list(s)) == 4
+    s.clear()
+    assert list(s) == [] and s == set()
+
+
+def test_combination_set_named_operations_return_ordered_sets():
+    a, b, c = (HashableDict(n=i) for i in range(3))
+    s = CombinationSet([c, b, a])
+    assert list(s.union([a], {HashableDict(n=5)})) == [c, b, a, HashableDict(n=5)]
+    assert list(s.intersection({a, c})) == [c, a]
+    assert list(s.difference([b])) == [c, a]
+    assert list(s.symmetric_difference([a, HashableDict(n=7)])) == [c, b, HashableDict(n=7)]
+    assert isinstance(s.union(), CombinationSet) and s.union() is not s
