@@ -14,6 +14,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import sweepstack
 from sweepstack import HashableDict, ParamSweeper, sweep
@@ -265,3 +267,23 @@ def test_combination_set_named_operations_return_ordered_sets():
     assert list(s.difference([b])) == [c, a]
     assert list(s.symmetric_difference([a, HashableDict(n=7)])) == [c, b, HashableDict(n=7)]
     assert isinstance(s.union(), CombinationSet) and s.union() is not s
+
+
+_items = st.lists(st.integers(0, 12).map(lambda i: HashableDict(n=i)), max_size=10)
+
+
+@given(_items, _items)
+def test_combination_set_operators_are_set_operators_in_order(left, right):
+    a, b = CombinationSet(left), CombinationSet(right)
+    for result, expected in (
+        (a | b, set(left) | set(right)),
+        (a & b, set(left) & set(right)),
+        (a - b, set(left) - set(right)),
+        (a ^ b, set(left) ^ set(right)),
+        (set(left) - b, set(left) - set(right)),
+    ):
+        assert isinstance(result, CombinationSet) and result == expected
+        assert len(list(result)) == len(expected)
+    first_seen = list(dict.fromkeys(left + right))
+    assert list(a | b) == first_seen
+    assert list(a - b) == [c for c in dict.fromkeys(left) if c not in set(right)]
