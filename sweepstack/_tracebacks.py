@@ -41,7 +41,9 @@ def _marker(indent: str, count: int) -> str:
 
 def fold(text: str) -> str:
     """``text``, a formatted traceback (chained ones too), with each run of sweepstack's
-    frames replaced by one line. Folding a folded traceback changes nothing.
+    frames replaced by one line. Folding a folded traceback changes nothing, and a
+    traceback with no frame outside sweepstack (a bug of sweepstack's own, not the
+    user's) is kept whole.
 
     >>> print(fold('Traceback (most recent call last):\\n'
     ...            '  File "/lib/sweepstack/dag/_call.py", line 9, in run\\n    f(r)\\n'
@@ -55,6 +57,9 @@ def fold(text: str) -> str:
     """
     out: list[str] = []
     lines = text.splitlines(keepends=True)
+    frames = [m.group(2) for m in map(_FRAME.match, lines) if m is not None]
+    if not frames or all(is_sweepstack_file(path) for path in frames):
+        return text
     i, folded, indent = 0, 0, "  "
     while i < len(lines):
         match = _FRAME.match(lines[i])
