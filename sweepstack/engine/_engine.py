@@ -381,8 +381,19 @@ class Engine:
         digest, options_key = sweeper.fingerprint(), param_key(self.config)
         try:
             previous = _json(read_bytes(path))
-        except (FileNotFoundError, ValueError):
+            if not isinstance(previous, dict):
+                raise ValueError(f"a JSON {type(previous).__name__}, not an object")
+        except FileNotFoundError:
             previous = None
+        except ValueError as err:
+            previous = None  # damaged: said, never silently replaced
+            _log.warning(
+                "sweeper %s: its manifest %s is unreadable (%s); writing a new one "
+                "(`sweepstack check DIR --repair` quarantines a damaged manifest)",
+                sweeper.name,
+                path,
+                err,
+            )
         if (
             previous is not None
             and previous.get("digest") == digest

@@ -192,3 +192,12 @@ def test_check_of_a_whole_manifest_finds_nothing(sweepstack, example):
     assert os.path.exists(_manifest(example))
     ran = sweepstack("check", example, "--no-artifacts")
     assert ran.code == 0 and ran.out.startswith("no problem found")
+
+
+@pytest.mark.parametrize("text", ["garbage", "[1, 2]"], ids=["garbage", "array"])
+def test_continuing_with_a_damaged_manifest_says_so_and_writes_a_new_one(example, text):
+    _write_manifest(example, text)
+    ran = run_script(EXAMPLE, "-c", example, "--max-n", "20000", "--no-progress")
+    assert "manifest" in ran.stderr and "is unreadable" in ran.stderr
+    with open(_manifest(example)) as f:
+        assert json.load(f)["count"] == 45
