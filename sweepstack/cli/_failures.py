@@ -2,19 +2,27 @@
 
 The traceback starts at the user's frame: sweepstack's own frames are folded into one
 line (``--full`` shows them). ``--where`` and ``--sweep`` select as in ``results``.
+Combinations failed in a sweeper without a record (``ParamSweeper.fail`` called
+directly, or a record lost) are listed too, with the type and message the sweeper
+keeps and no traceback.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from argparse import Namespace
 from typing import Any
 
 from sweepstack._tracebacks import fold
 from sweepstack.cli._output import Output, fmt, warn
-from sweepstack.cli._results import _select
-from sweepstack.errors import CorruptEntryError, QueryError
+from sweepstack.cli._where import Where
+from sweepstack.dag._keys import jsonable
+from sweepstack.errors import CorruptEntryError, JournalWarning, QueryError, SweepstackError
+from sweepstack.report._columns import order_columns
 from sweepstack.store import Experiment
+from sweepstack.store._results import row
+from sweepstack.sweep import ParamSweeper
 
 __all__ = ["run"]
 
@@ -31,6 +39,9 @@ def _failure(experiment: Experiment, row: dict[str, Any], full: bool) -> dict[st
     except CorruptEntryError:
         document = {}
     exception = document.get("exception") or row.get("exception") or {}
+    if not isinstance(exception, dict):  # a results row's "type: message"
+        kind, _, message = str(exception).partition(": ")
+        exception = {"type": kind, "message": message}
     text = exception.get("traceback_full") if full else None
     if text is None:
         text = exception.get("traceback") or ""
@@ -52,24 +63,55 @@ def _failure(experiment: Experiment, row: dict[str, Any], full: bool) -> dict[st
     }
 
 
+def _sweeper_only(
+    experiment: Experiment, sweep: str | None, seen: set[tuple[Any, Any]]
+) -> list[dict[str, Any]]:
+    """Rows of the combinations failed in a sweeper that have no record."""
+    rows = []
+    for name, path in experiment.directory.sweeper_dirs().items():
+        if sweep is not None and name != sweep:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", JournalWarning)
+                sweeper = ParamSweeper(path, readonly=True, name=name)
+        except (SweepstackError, OSError):
+            continue  # `sweepstack status` and `check` say what is wrong with it
+        for key, info in sweeper.failures().items():
+            if (name, key) in seen:
+                continue
+            summary = {
+                "key": key,
+                "status": "failed",
+                "params": jsonable(dict(sweeper.combination(key))),
+                "exception": {"type": info.get("type"), "message": info.get("message")},
+            }
+            rows.append(row(name, summary))
+    return rows
+
+
 def run(args: Namespace, experiment: Experiment, out: Output) -> int:
-    if args.sweep is not None and args.sweep not in experiment.sweeps():
+    sweeps = set(experiment.sweeps()) | set(experiment.directory.sweeper_dirs())
+    if args.sweep is not None and args.sweep not in sweeps:
         raise QueryError(
             f"--sweep {args.sweep}",
-            f"no records of that sweep; sweeps: {', '.join(experiment.sweeps()) or 'none yet'}",
+            f"no such sweep; sweeps: {', '.join(sorted(sweeps)) or 'none yet'}",
         )
-    args.sort = None
-    args.verify = False
-    rows, unreadable = _select(args, experiment)
+    results = experiment.results(sweep=args.sweep if args.sweep in experiment.sweeps() else None)
+    rows = [r for r in results if args.sweep is None or r.get("sweep") == args.sweep]
+    rows += _sweeper_only(experiment, args.sweep, {(r.get("sweep"), r.get("key")) for r in rows})
+    if args.where:
+        keep = Where(args.where, order_columns(rows) if rows else None)
+        rows = [r for r in rows if keep(r)]
     failures = [_failure(experiment, r, args.full) for r in rows if r.get("status") == "failed"]
     if args.json:
         out.stream.write(json.dumps(failures, indent=2, ensure_ascii=False, default=str) + "\n")
     else:
         _show(failures, out, len({f["sweep"] for f in failures}) > 1)
-    if unreadable:
+    if results.errors:
         warn(
-            f"{unreadable} unreadable record(s) left out; `sweepstack check {experiment.path}` "
-            "lists them"
+            f"{len(results.errors)} unreadable record(s) left out; `sweepstack check "
+            f"{experiment.path}` lists them"
         )
     return 0
 
@@ -88,7 +130,8 @@ def _show(failures: list[dict[str, Any]], out: Output, sweeps: bool) -> None:
         out.line("   " + " · ".join(f for f in facts if f))
         kind = (failure["type"] or "?").rpartition(".")[2]
         out.line(f"   {kind}: {failure['message']}", "bold red")
-        for line in (failure["traceback"] or "(no traceback recorded)").rstrip("\n").split("\n"):
+        text = failure["traceback"] or "(no traceback recorded: no record of this combination)"
+        for line in text.rstrip("\n").split("\n"):
             out.line("   " + line)
         out.line()
     out.line(f"{len(failures)} failed combination(s)")

@@ -367,8 +367,8 @@ def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
         out.table(
             ["when", "key", "host", "error"],
             rows,
-            title=f"last errors ({c['failed']} failed; "
-            "sweepstack results DIR --where \"status == 'failed'\")",
+            title=f"last errors ({c['failed']} failed; sweepstack failures DIR shows their "
+            "tracebacks)",
             numeric=[False, False, False, False],
         )
 

@@ -148,3 +148,24 @@ def test_fold_keeps_a_traceback_with_only_sweepstack_frames_whole():
         "OSError: [Errno 5] Input/output error\n"
     )
     assert fold(text) == text  # a bug or an environment error of sweepstack's: nothing hidden
+
+
+def test_failures_lists_combinations_failed_in_a_sweeper_without_a_record(sweepstack, example):
+    from sweepstack.sweep import ParamSweeper
+
+    sweeper = ParamSweeper(
+        os.path.join(example, "sweeps", "direct"), [{"a": 1}, {"a": 2}], save_sweeps=True
+    )
+    sweeper.fail(sweeper.get_next(), ValueError("a=1 is bad"))
+    ran = sweepstack("failures", example)
+    assert ran.code == 0, ran.err
+    assert "1 failed combination(s)" in ran.out and "a=1" in ran.out
+    assert "ValueError: a=1 is bad" in ran.out and "no traceback recorded" in ran.out
+    assert sweepstack("failures", example, "--sweep", "direct").out.endswith(
+        "1 failed combination(s)\n"
+    )
+    assert "0 failed" in sweepstack("failures", example, "--where", "a == 2").out
+    (failure,) = json.loads(sweepstack("failures", example, "--json").out)
+    assert failure["params"] == {"a": 1} and failure["sweep"] == "direct"
+    bad = sweepstack("failures", example, "--sweep", "nope")
+    assert bad.code == 2 and "no such sweep" in bad.err
