@@ -40,6 +40,7 @@ SECTIONS = [
             "SweeperStats",
             "SpaceChange",
             "Claim",
+            "CombinationSet",
             "check_sweeper",
         ],
     ),

@@ -14,13 +14,10 @@ hosts share the sweep safely, and ``sweepstack status DIR`` shows where it is.
     sweepstack status DIR
 """
 
-import logging
 import os
 import time
 
-from sweepstack import Engine, ParamSweeper, slugify, sweep
-
-logger = logging.getLogger("execo_port")
+from sweepstack import Engine, ParamSweeper, logger, slugify, sweep
 
 
 class Benchmark(Engine):

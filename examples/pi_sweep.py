@@ -21,11 +21,14 @@ def draw(record):
     return [(rng.random(), rng.random()) for _ in range(record.params["n"])]
 
 
-@stage(inputs=["points"], outputs=["pi"], params=["estimator"])
+@stage(inputs=["points"], outputs=["pi"], params=["estimator", "strata"])
 def estimate(record, points):
-    inside = sum(x * x + y * y <= 1 for x, y in points)
+    p = record.params
+    s = p["strata"] if p["estimator"] == "stratified" else 1   # s x s cells, one point each in turn
+    cells = [((i % s + x) / s, ((i // s) % s + y) / s) for i, (x, y) in enumerate(points)]
+    inside = sum(x * x + y * y <= 1 for x, y in cells)
     pi = 4 * inside / len(points)
-    record.fields["error"] = abs(pi - 3.141592653589793)  # persisted, shows in results
+    record.fields["error"] = abs(pi - 3.141592653589793)   # persisted, shows in results
     return pi
 
 
@@ -37,7 +40,7 @@ class PiSweep(Engine):
         sweeper = self.sweeper(sweep({
             "n": igeom(100, self.args.max_n, 5),
             "seed": [0, 1, 2],
-            "estimator": {"plain": {}, "antithetic": {"pairs": [True, False]}},
+            "estimator": {"plain": {}, "stratified": {"strata": [4, 16]}},
         }))
         for record in self.records(sweeper):   # claims, retries, marks done, shows progress
             estimate(draw(record))

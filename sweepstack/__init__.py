@@ -7,6 +7,8 @@ Public names, by layer (imports go downward: engine -> sweep, dag -> store)::
 
 from __future__ import annotations
 
+# execo_engine's module names, for scripts ported from it (`from sweepstack.log import logger`)
+from sweepstack import log, utils
 from sweepstack._version import __version__
 
 # errors: one tree rooted at SweepstackError
@@ -29,7 +31,7 @@ from sweepstack.dag import (
 )
 
 # engine/: the class experiment scripts subclass
-from sweepstack.engine import Engine, Interrupted, copy_outputs, redirect_outputs
+from sweepstack.engine import Engine, Interrupted, copy_outputs, logger, redirect_outputs
 from sweepstack.errors import SweepstackError, SweepstackWarning
 
 # report/: the HTML report (importing it also gives experiments their notebook view)
@@ -85,6 +87,8 @@ __all__ = [
     "copy_outputs",
     "geom",
     "igeom",
+    "log",
+    "logger",
     "loguniform",
     "open",
     "param_key",
@@ -97,5 +101,6 @@ __all__ = [
     "sweep",
     "sweep_stats",
     "uniform",
+    "utils",
     "write_report",
 ]

@@ -14,10 +14,13 @@ Exit statuses, the same for every subcommand:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 __all__ = ["build_parser", "main"]
 
@@ -72,6 +75,18 @@ _COMMANDS: dict[str, dict[str, str]] = {
         "  sweepstack results results/pi --sqlite pi.db && sqlite3 pi.db "
         "'select estimator, avg(error) from results group by estimator'\n"
         "  sweepstack results results/pi --parquet pi.parquet",
+    },
+    "failures": {
+        "help": "each failed combination: params, stage, exception, traceback",
+        "description": (
+            "Every failed combination: its parameters, the stage that failed, the "
+            "exception, and its traceback starting at your code (sweepstack's own frames "
+            "are folded into one line; --full shows them). --where and --sweep select as "
+            "in results.\n\n" + _WHERE_HELP
+        ),
+        "examples": "sweepstack failures results/pi\n"
+        "  sweepstack failures results/pi --where \"estimator == 'plain'\" --full\n"
+        "  sweepstack failures results/pi --json | jq '.[].message'",
     },
     "runs": {
         "help": "the run registry, with the line reproducing each run",
@@ -228,9 +243,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--verify", action="store_true", help="read every record file, not the index (slower)"
     )
 
+    failures = sub["failures"]
+    failures.add_argument("--where", metavar="EXPR", help="only the rows where EXPR is true")
+    failures.add_argument("--sweep", metavar="NAME", help="only the records of this sweep")
+    failures.add_argument(
+        "--full", action="store_true", help="show sweepstack's own frames in the tracebacks"
+    )
+    failures.add_argument("--json", action="store_true", help="a JSON array of the failures")
+
     sub["runs"].add_argument("--json", action="store_true", help="the run documents as JSON")
     sub["report"].add_argument(
-        "-o", "--output", metavar="FILE", help="where to write (default DIR/reports/report.html)"
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="a .html file, or a folder that gets report.html (default DIR/reports/report.html)",
     )
 
     reset = sub["reset"]
@@ -279,6 +305,26 @@ def _validate(args: argparse.Namespace, sub: dict[str, argparse.ArgumentParser])
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``sweepstack`` command; its exit status (see the module's docstring)."""
+    with _interruptible():
+        return _main(argv)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Within the block Ctrl-C raises KeyboardInterrupt, whatever SIGINT disposition was
+    inherited: ``nohup cmd &`` and some CI runners start processes with SIGINT ignored,
+    and Python then keeps it ignored, so ``status --watch`` could never be stopped."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _validate(args, parser._sweepstack_sub)  # type: ignore[attr-defined]

@@ -107,8 +107,31 @@ def _sweep(
             }
         )
     hosts: dict[str, dict[str, Any]] = {}
-    for claim in sweeper.claims():
+    stale: dict[str, dict[str, Any]] = {}
+    claims = sweeper.claims()
+    for claim in claims:
         news = max(claim.heartbeat_at, claim.claimed_at)
+        silence = now - news
+        claimed = now - claim.claimed_at
+        if claim.stale is not None:
+            # its owner is dead on this machine or silent past its lease: shown apart,
+            # with its age, and left out of the workers at work and of the ETA
+            owner = stale.setdefault(
+                claim.owner,
+                {
+                    "host": claim.host,
+                    "pid": claim.pid,
+                    "reason": claim.stale,
+                    "claims": 0,
+                    "oldest_claim": 0.0,
+                    "last_news": silence,
+                    "lease": claim.lease,
+                },
+            )
+            owner["claims"] += 1
+            owner["oldest_claim"] = max(owner["oldest_claim"], claimed)
+            owner["last_news"] = min(owner["last_news"], silence)
+            continue
         entry = hosts.setdefault(
             claim.host,
             {
@@ -121,17 +144,17 @@ def _sweep(
             },
         )
         entry["claims"] += 1
-        entry["processes"].add(claim.owner)
-        claimed = now - claim.claimed_at
+        entry["processes"].add((claim.host, claim.pid))
         entry["oldest_claim"] = max(entry["oldest_claim"] or 0.0, claimed)
-        silence = now - news
         entry["last_news"] = (
             silence if entry["last_news"] is None else min(entry["last_news"], silence)
         )
         entry["lease"] = max(entry["lease"], claim.lease)
+    live = set()
     for entry in hosts.values():
+        live |= entry["processes"]
         entry["processes"] = len(entry["processes"])
-        entry["stale"] = entry["last_news"] > entry["lease"] * 1.25
+        entry["stale"] = False
     failures = sorted(
         sweeper.failures().items(), key=lambda item: item[1].get("time") or 0, reverse=True
     )
@@ -159,17 +182,28 @@ def _sweep(
         "counts": counts,
         "factors": factors,
         "hosts": sorted(hosts.values(), key=lambda h: h["host"]),
+        "stale": sorted(stale.values(), key=lambda o: (o["host"], o["pid"])),
+        "running": len(live),
         "errors": errors,
-        "throughput": _throughput(rows, counts, now),
+        "throughput": _throughput(rows, counts, now, live),
     }
 
 
-def _throughput(rows: list[dict[str, Any]], counts: dict[str, int], now: float) -> dict[str, Any]:
-    """Combinations finished per minute over the window, per host, and the ETA."""
+def _throughput(
+    rows: list[dict[str, Any]], counts: dict[str, int], now: float, live: set[tuple[str, int]]
+) -> dict[str, Any]:
+    """Combinations finished per minute over the window, per host, and the ETA.
+
+    The ETA counts only the workers alive now (those holding a claim that is not stale),
+    at the rate their hosts finished combinations over the window: a sweep whose
+    workers all died has no ETA, however fast it went before.
+    """
     starts = [t for t in (_seconds(r.get("started")) for r in rows) if t is not None]
     span = min(WINDOW, max(1.0, now - min(starts))) if starts else WINDOW
     per_host = Counter(str(r.get("host")) for r in rows)
     rate = len(rows) / span if rows else 0.0
+    live_hosts = {host for host, _ in live}
+    live_rate = sum(n for host, n in per_host.items() if host in live_hosts) / span
     left = counts["remaining"] + counts["inprogress"]
     return {
         "window": span,  # the time the rate is measured over: at most WINDOW
@@ -179,7 +213,7 @@ def _throughput(rows: list[dict[str, Any]], counts: dict[str, int], now: float) 
             {"host": host, "finished": n, "per_minute": 60 * n / span}
             for host, n in sorted(per_host.items())
         ],
-        "eta": left / rate if rate and left else None,
+        "eta": left / live_rate if live and live_rate and left else None,
     }
 
 
@@ -229,7 +263,12 @@ def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
     speed = sweep["throughput"]
     if speed["finished"]:
         hosts = ", ".join(f"{h['host']} {_rate(h['per_minute'])}" for h in speed["hosts"])
-        eta = f" · ETA {age(speed['eta'])}" if speed["eta"] is not None else ""
+        if speed["eta"] is not None:
+            eta = f" · ETA {age(speed['eta'])}"
+        elif c["remaining"] or c["inprogress"]:
+            eta = " · no worker at work: no ETA"
+        else:
+            eta = ""
         out.line(
             f"  throughput {_rate(speed['per_minute'])} over the last "
             f"{age(speed['window'])} ({hosts}){eta}"
@@ -273,7 +312,7 @@ def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
         )
     if sweep["hosts"]:
         out.table(
-            ["host", "claims", "processes", "oldest claim", "last news", "lease", ""],
+            ["host", "claims", "processes", "oldest claim", "last news", "lease"],
             [
                 [
                     h["host"],
@@ -282,12 +321,30 @@ def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
                     age(h["oldest_claim"]),
                     age(h["last_news"]) + " ago",
                     age(h["lease"]),
-                    "stale? (sweepstack reset DIR --stale)" if h["stale"] else "",
                 ]
                 for h in sweep["hosts"]
             ],
-            title="in progress, by host",
-            numeric=[False, True, True, True, True, True, False],
+            title=f"in progress, by host ({sweep['running']} worker(s) at work)",
+            numeric=[False, True, True, True, True, True],
+        )
+    if sweep.get("stale"):
+        out.table(
+            ["host", "pid", "claims", "why", "oldest claim", "last news", "lease"],
+            [
+                [
+                    o["host"],
+                    o["pid"],
+                    o["claims"],
+                    o["reason"],
+                    age(o["oldest_claim"]),
+                    age(o["last_news"]) + " ago",
+                    age(o["lease"]),
+                ]
+                for o in sweep["stale"]
+            ],
+            title="stale claims: their process is gone (sweepstack reset DIR --stale returns "
+            "them now; a worker takes them back by itself)",
+            numeric=[False, True, True, False, True, True, True],
         )
     if sweep["errors"]:
         rows = []
@@ -310,8 +367,8 @@ def _show_sweep(sweep: dict[str, Any], out: Output, verbose: bool) -> None:
         out.table(
             ["when", "key", "host", "error"],
             rows,
-            title=f"last errors ({c['failed']} failed; "
-            "sweepstack results DIR --where \"status == 'failed'\")",
+            title=f"last errors ({c['failed']} failed; sweepstack failures DIR shows their "
+            "tracebacks)",
             numeric=[False, False, False, False],
         )
 

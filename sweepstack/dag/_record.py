@@ -9,8 +9,9 @@ reading a value from ``state``) runs what is needed.
 Params and config inside a stage: a stage sees only what it declares in
 ``params=[...]``, because only that is in its cache keys. A declared name is looked
 up in ``record.params`` and in ``record.config``; reading any other name, in either,
-raises :class:`~sweepstack.errors.UndeclaredParamError` (also through ``get``,
-``in`` and iteration). A stage that declares nothing (``params=None``) sees, and is
+raises :class:`~sweepstack.errors.UndeclaredParamError` (also through ``get``
+and ``in``); iteration, ``len``, ``keys()``, ``items()``, ``repr`` and ``dict()``
+show exactly the declared names, so a stage can log its params. A stage that declares nothing (``params=None``) sees, and is
 keyed by, every param, and no config entry.
 """
 
@@ -18,12 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from sweepstack._keys import param_key
+from sweepstack._tracebacks import fold, format_exception
 from sweepstack.dag._call import Call, running_call
 from sweepstack.dag._keys import jsonable
 from sweepstack.dag._producer import Producer
@@ -99,15 +100,14 @@ class DeclaredView(Mapping):
         return name in self._data
 
     def __iter__(self) -> Iterator[str]:
-        for name in self._data:
-            self._check(name)  # iterating reads every name: each must be declared
-            yield name
+        # only the declared names: logging or copying the params reads nothing undeclared
+        return (name for name in self._data if name in self._declared)
 
     def __len__(self) -> int:
-        return len(self._data)
+        return sum(1 for name in self._data if name in self._declared)
 
     def __repr__(self) -> str:
-        return f"<params of stage {self._stage!r}: {list(self._declared)}>"
+        return repr({name: self._data[name] for name in self})
 
 
 class State(Mapping):
@@ -619,13 +619,13 @@ class Record(WithOptions):
         if self.exception is not None:
             err = self.exception
             kind = type(err)
+            full = format_exception(err)
             exception = {
                 "type": f"{kind.__module__}.{kind.__qualname__}",
                 "message": _text(str(err)),
                 "stage": self.failed_stage,
-                "traceback": _text(
-                    "".join(traceback.format_exception(kind, err, err.__traceback__))
-                ),
+                "traceback": _text(fold(full)),  # starts at the user's frame
+                "traceback_full": _text(full),
             }
         return {
             "key": self.key,

@@ -466,8 +466,14 @@ class Engine:
         digest, options_key = sweeper.fingerprint(), param_key(self.config)
         try:
             previous = self.experiment.read_manifest(sweeper.name)
-        except CorruptEntryError:
-            previous = None  # damaged from outside: rewriting it is the repair
+        except CorruptEntryError as err:
+            previous = None  # damaged: said, never silently replaced
+            _log.warning(
+                "sweeper %s: %s; writing a new one "
+                "(`sweepstack check DIR --repair` quarantines a damaged manifest)",
+                sweeper.name,
+                err,
+            )
         if (
             previous is not None
             and previous.get("digest") == digest
@@ -596,12 +602,14 @@ class Engine:
             key = sweeper.key_of(combination)
             record = self._record(combination, key, eager=eager)
             self._in_flight = _InFlight(sweeper, combination, key, record)
+            if self._progress is not None:  # this process is at work now: show it running
+                self._progress.update(sweeper.name, _with_running(sweeper))
             yield record
             # the body returned: if it raised or left the loop, start() deals with _in_flight
             self._finish(self._in_flight)
             self._in_flight = None
         if self._progress is not None:
-            self._progress.update(sweeper.name, sweeper.counts(), force=True)
+            self._progress.update(sweeper.name, _with_running(sweeper), force=True)
 
     def _say_why_nothing_ran(self, sweeper: ParamSweeper) -> None:
         """A continued experiment with nothing to do: say how to do more, if anything."""
@@ -648,7 +656,7 @@ class Engine:
                 len(held),
             )
         if self._progress is not None:
-            self._progress.update(sweeper.name, sweeper.counts())
+            self._progress.update(sweeper.name, _with_running(sweeper))
         time.sleep(min(2.0, max(0.05, sweeper.heartbeat_interval / 8)))
         return True
 
@@ -676,7 +684,7 @@ class Engine:
         flight.sweeper.done(flight.combination)
         self._counts["done"] += 1
         if self._progress is not None:
-            self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+            self._progress.update(flight.sweeper.name, _with_running(flight.sweeper))
 
     def _record(self, params: Mapping[str, Any], key: str, *, eager: bool = False) -> Record:
         """A record of this session: its run, config, cache and options (dry in a dry run)."""
@@ -720,7 +728,7 @@ class Engine:
             flight.key,
         )
         if self._progress is not None:
-            self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+            self._progress.update(flight.sweeper.name, _with_running(flight.sweeper))
 
     def _give_back(self) -> None:
         flight, self._in_flight = self._in_flight, None
@@ -816,6 +824,11 @@ def _overwrite(value: list[str] | None) -> Any:
     if value is None:
         return None
     return True if not value else set(value)
+
+
+def _with_running(sweeper: ParamSweeper) -> dict[str, int]:
+    """The sweeper's counts, with ``running``: processes holding live claims now."""
+    return {**sweeper.counts(), "running": sweeper.running()}
 
 
 def _factors(sweeper: ParamSweeper, limit: int = 50) -> dict[str, list[Any]]:

@@ -5,13 +5,66 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from typing import Any
 
-__all__ = ["LogSetup", "console"]
+__all__ = ["LogSetup", "ScriptLogger", "console", "logger"]
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 _console: Any = None
+
+# execo's extra levels, so that a ported script's logger.detail(...) and -l DETAIL work
+IODEBUG, FDEBUG, TRACE, DETAIL = 3, 5, 12, 15
+for _number, _name in (
+    (IODEBUG, "IODEBUG"),
+    (FDEBUG, "FDEBUG"),
+    (TRACE, "TRACE"),
+    (DETAIL, "DETAIL"),
+):
+    if logging.getLevelName(_number) == f"Level {_number}":
+        logging.addLevelName(_number, _name)
+
+
+class ScriptLogger(logging.Logger):
+    """A logger with execo's extra levels: ``detail``, ``trace``, ``fdebug``, ``iodebug``."""
+
+    def detail(self, message: str, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(DETAIL):
+            self._log(DETAIL, message, args, **kwargs)
+
+    def trace(self, message: str, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(TRACE):
+            self._log(TRACE, message, args, **kwargs)
+
+    def fdebug(self, message: str, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(FDEBUG):
+            self._log(FDEBUG, message, args, **kwargs)
+
+    def iodebug(self, message: str, *args: Any, **kwargs: Any) -> None:
+        if self.isEnabledFor(IODEBUG):
+            self._log(IODEBUG, message, args, **kwargs)
+
+
+def _script_logger(name: str) -> ScriptLogger:
+    # getLogger makes loggers of the registered class: swap it for this one name only
+    with _logger_class_lock:
+        previous = logging.getLoggerClass()
+        logging.setLoggerClass(ScriptLogger)
+        try:
+            made = logging.getLogger(name)
+        finally:
+            logging.setLoggerClass(previous)
+    if not isinstance(made, ScriptLogger):  # made before, as a plain logger: wrap nothing
+        raise RuntimeError(f"logger {name!r} already exists and is not a ScriptLogger")
+    return made
+
+
+_logger_class_lock = threading.Lock()
+
+#: The logger for experiment scripts, as ``execo_engine.logger``: its lines go where
+#: the engine's go (terminal and ``DIR/logs/``), at the level ``-l`` sets.
+logger: ScriptLogger = _script_logger("sweepstack.script")
 
 
 def console() -> Any:

@@ -40,13 +40,15 @@ class _Rate:
 
 
 def describe(name: str, counts: dict[str, int], rate: float | None) -> str:
-    """One line: "main: 120/960 done (12%) · 2 in progress · 0 failed · 3.1/s · ETA 4m31s"."""
+    """One line: "main: 120/960 done (12%) · 2 in progress · 2 running · 3.1/s · ETA 4m31s"."""
     total = counts.get("total", 0)
     done = counts.get("done", 0)
     parts = [
         f"{name}: {done}/{total} done ({100 * done / total:.0f}%)" if total else f"{name}: empty"
     ]
     parts.append(f"{counts.get('inprogress', 0)} in progress")
+    if "running" in counts:
+        parts.append(f"{counts['running']} running")
     if counts.get("failed"):
         parts.append(f"{counts['failed']} failed")
     if counts.get("skipped"):
@@ -97,7 +99,9 @@ class Progress:
         rate = self._rates.setdefault(name, _Rate()).add(counts.get("done", 0))
         if self.bar:
             live = self._start_bar()
-            states = f"{counts.get('inprogress', 0)} running"
+            # the workers at work now: processes holding live claims (a stale claim of a
+            # dead process is in progress but not running)
+            states = f"{counts.get('running', counts.get('inprogress', 0))} running"
             if counts.get("failed"):
                 states += f", {counts['failed']} failed"
             if rate:

@@ -51,7 +51,8 @@ class SweepWatcher:
                 sweeper.update()
             except (SweepstackError, OSError):
                 continue
-            result[name] = sweeper.counts()
+            # "running": the processes holding live claims, for the progress display
+            result[name] = {**sweeper.counts(), "running": sweeper.running()}
         return result
 
     def work_left(self) -> bool:

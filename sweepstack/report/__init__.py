@@ -42,8 +42,11 @@ def report_html(experiment: Experiment | str | os.PathLike[str]) -> str:
 def write_report(
     experiment: Experiment | str | os.PathLike[str], output: str | os.PathLike[str] | None = None
 ) -> str:
-    """Write the report to ``output`` (default ``DIR/reports/report.html``; a folder gets a
-    ``report.html`` in it); its path.
+    """Write the report to ``output`` (default ``DIR/reports/report.html``); its path.
+
+    An ``output`` that is a folder, or whose name does not end in ``.html`` (or
+    ``.htm``), names a folder, created when missing, that gets ``report.html``: a
+    browser would show an HTML file named without the suffix as text.
 
     The file is replaced atomically: a browser reloading it never sees half a report.
 
@@ -55,7 +58,7 @@ def write_report(
     exp = _experiment(experiment)
     text = report_html(exp)
     path = os.path.abspath(os.fspath(output)) if output is not None else exp.directory.report_path
-    if os.path.isdir(path):
+    if os.path.isdir(path) or not path.lower().endswith((".html", ".htm")):
         path = os.path.join(path, REPORT_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     atomic_write(path, text)

@@ -51,11 +51,11 @@ from sweepstack.store._format import (
     STDERR_FILE,
     STDOUT_FILE,
     SWEEPER_JOURNAL,
-    SWEEPER_MANIFEST,
     SWEEPS_DIR,
     encode_experiment,
     encode_fields,
     encode_manifest,
+    manifest_path,
     parse_experiment,
     parse_fields,
     parse_manifest,
@@ -308,7 +308,7 @@ class ExperimentDir:
             CorruptEntryError: the manifest is unreadable.
             FormatVersionError: it was written by a newer sweepstack.
         """
-        path = os.path.join(self.sweeper_path(self.path, name), SWEEPER_MANIFEST)
+        path = manifest_path(self.sweeper_path(self.path, name))
         try:
             return parse_manifest(path, read_bytes(path))
         except FileNotFoundError:
@@ -321,7 +321,7 @@ class ExperimentDir:
             UnstorableValueError: a value is not JSON.
             StoreWriteError: it cannot be written.
         """
-        path = os.path.join(self.sweeper_dir(name), SWEEPER_MANIFEST)
+        path = manifest_path(self.sweeper_dir(name))
         atomic_write(path, encode_manifest(manifest))
 
     @property

@@ -101,6 +101,7 @@ __all__ = [
     "encode_run",
     "encode_snapshot",
     "encode_sweeps_head",
+    "manifest_path",
     "parse_checked_line",
     "parse_experiment",
     "parse_fields",
@@ -631,6 +632,11 @@ def read_sweeps_header(path: str) -> dict[str, Any] | None:
 # --- an engine sweeper's manifest (DIR/sweeps/<name>/manifest.json) --------------------------
 
 MANIFEST_KEYS = ("count", "digest", "factors", "options", "options_key")
+
+
+def manifest_path(sweeper_folder: str) -> str:
+    """The manifest of the sweeper in ``sweeper_folder``."""
+    return os.path.join(sweeper_folder, SWEEPER_MANIFEST)
 
 
 def encode_manifest(manifest: Mapping[str, Any]) -> bytes:

@@ -13,10 +13,12 @@ from sweepstack.sweep._combinations import (
 )
 from sweepstack.sweep._distributions import Distribution, loguniform, randint, uniform
 from sweepstack.sweep._sample import sample
+from sweepstack.sweep._sets import CombinationSet
 from sweepstack.sweep._sweeper import Claim, ParamSweeper, SpaceChange, SweeperStats
 
 __all__ = [
     "Claim",
+    "CombinationSet",
     "Combinations",
     "Distribution",
     "HashableDict",

@@ -6,6 +6,7 @@ from it sweeps the very same combinations in the very same order.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import unicodedata
@@ -24,8 +25,9 @@ __all__ = ["Combinations", "HashableDict", "geom", "igeom", "slugify", "sweep", 
 class HashableDict(dict):
     """A dict usable as a set member or dict key: one combination of a sweep.
 
-    Equality is a dict's; the hash is computed from the items, so the values must
-    be hashable. Do not mutate one after using it as a key.
+    Equality is a dict's; the hash is computed from the items, lists, sets and
+    dicts among the values taken as their frozen equivalents (so a combination
+    holding a list is a set member too). Do not mutate one after using it as a key.
 
     >>> {HashableDict(a=1, b="x"): "done"}[HashableDict(b="x", a=1)]
     'done'
@@ -34,7 +36,11 @@ class HashableDict(dict):
     __slots__ = ()
 
     def __hash__(self) -> int:  # type: ignore[override]
-        return hash(frozenset(self.items()))
+        try:
+            return hash(frozenset(self.items()))
+        except TypeError:
+            # equal values freeze to equal values, so equal dicts still hash alike
+            return hash(frozenset((k, _frozen(v)) for k, v in self.items()))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (HashableDict, (dict(self),))
@@ -64,6 +70,17 @@ class Combinations(list):
         if self.maker is None:
             raise TypeError("this list of combinations does not know how it was made")
         return self.maker(space)
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for ``value``, equal for equal values."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return frozenset((k, _frozen(v)) for k, v in value.items())
+    if isinstance(value, (set, frozenset)):
+        return frozenset(value)
+    return value
 
 
 def _levels(factor: Any, levels: Any, path: tuple[Any, ...]) -> Any:
@@ -231,11 +248,79 @@ def sweep_stats(stats: tuple[Any, ...]) -> dict[str, dict[Any, dict[Any, Any]]]:
 
 
 def slugify(value: Any, separator: str = "-") -> str:
-    """A lowercase ASCII name for any value, fit for a file name.
+    """A lowercase ASCII name for any value, fit for a file name; distinct values get
+    distinct names.
 
-    >>> slugify("Model: SVM (C=10)")
-    'model-svm-c10'
+    An ordinary value gets execo_engine's name: a lowercase identifier, a
+    non-negative int, a bool, None, or a flat combination of those under lowercase
+    identifier factors. Any other value (floats, negative numbers, punctuation,
+    upper case, nesting...), whose plain name could be another value's, gets that
+    plain name followed by ``.`` and 12 hex digits of its key, so two different
+    combinations can never write to the same file.
+
+    >>> slugify({"n": 100, "estimator": "plain"})
+    'n-100-estimator-plain'
+    >>> slugify("..") != slugify("")
+    True
     """
+    plain = _execo_slug(value, separator)
+    if _slug_is_exact(value, separator):
+        return plain
+    # "." never occurs in a plain name (it is stripped), so a suffixed name is never
+    # an exact one; two suffixed names differ unless their 48-bit digests collide
+    return f"{plain or '_'}.{_value_digest(value)}"
+
+
+_SLUG_WORD = re.compile(r"[a-z][a-z0-9_]*\Z")
+_SLUG_WORD_NO_UNDERSCORE = re.compile(r"[a-z][a-z0-9]*\Z")
+_SLUG_RESERVED = frozenset({"true", "false", "none"})  # the names of True, False, None
+
+
+def _execo_slug(value: Any, separator: str) -> str:
     text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii")
     text = re.sub(r"[^\w\s-]", "", text).strip().lower()
     return re.sub("[" + re.escape(separator) + r"\s]+", separator, text)
+
+
+def _slug_is_exact(value: Any, separator: str) -> bool:
+    """Whether the plain name of ``value`` names no other value that this also accepts.
+
+    Accepted atoms have pairwise distinct names without the separator: a word starting
+    with a letter (not "true", "false", "none"), digits, or one of those three words.
+    A flat dict of atoms under word keys becomes "key-atom-key-atom", which always holds
+    the separator and splits back into its tokens.
+    """
+    if separator == "-":
+        word = _SLUG_WORD
+    elif separator == "_":
+        word = _SLUG_WORD_NO_UNDERSCORE
+    else:
+        return False  # another separator may be a letter or occur in a word: suffix all
+    if isinstance(value, dict):
+        if type(value).__repr__ is not dict.__repr__ or type(value).__str__ is not dict.__str__:
+            return False  # its text may not be the "{'key': atom, ...}" read above
+        return bool(value) and all(
+            isinstance(k, str) and word.match(k) and _atom_is_exact(v, word)
+            for k, v in value.items()
+        )
+    return _atom_is_exact(value, word)
+
+
+def _atom_is_exact(value: Any, word: re.Pattern[str]) -> bool:
+    if value is None or isinstance(value, bool):
+        return True
+    if type(value) is int:
+        return value >= 0  # "-5" and "5" both slug to "5" inside a dict
+    if type(value) is str:
+        return bool(word.match(value)) and value not in _SLUG_RESERVED
+    return False
+
+
+def _value_digest(value: Any) -> str:
+    from sweepstack._keys import canonical
+
+    try:
+        text = canonical(value)
+    except (TypeError, ValueError):  # no stable key: its type and repr name it
+        text = f"{type(value).__module__}.{type(value).__qualname__}:{value!r}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]

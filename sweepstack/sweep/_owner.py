@@ -19,7 +19,7 @@ from typing import Any
 
 from sweepstack.store._names import HOST
 
-__all__ = ["Owner", "current_owner", "is_dead"]
+__all__ = ["Owner", "current_owner", "death", "is_dead", "is_parent"]
 
 
 def _read(path: str) -> str | None:
@@ -120,6 +120,23 @@ def is_dead(owner: Owner, observer: Owner) -> bool:
     A process on another machine, or one whose start time cannot be read, is never
     declared dead here; its lease decides.
     """
+    return death(owner, observer) is not None
+
+
+def death(owner: Owner, observer: Owner) -> str | None:
+    """How ``owner`` is provably gone, for people ("process gone", "pid reused"), or None
+    when it may be alive (another machine, an unknown start time, or alive)."""
+    if not owner.same_machine(observer) or owner.start is None:
+        return None
+    start = _process_start(owner.pid)
+    if start == owner.start:
+        return None
+    return "process gone" if start is None else "pid reused by another process"
+
+
+def is_parent(owner: Owner, observer: Owner) -> bool:
+    """True if ``owner`` is the live parent process of ``observer`` (same machine, the
+    parent's pid, and the start time the owner declared: not a reused pid)."""
     if not owner.same_machine(observer) or owner.start is None:
         return False
-    return _process_start(owner.pid) != owner.start
+    return owner.pid == os.getppid() and _process_start(owner.pid) == owner.start

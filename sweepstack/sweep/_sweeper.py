@@ -40,7 +40,8 @@ from sweepstack.sweep._journal import (
     Entry,
     Journal,
 )
-from sweepstack.sweep._owner import Owner, current_owner, is_dead
+from sweepstack.sweep._owner import Owner, current_owner, death, is_dead, is_parent
+from sweepstack.sweep._sets import CombinationSet
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState
 
@@ -58,7 +59,10 @@ class Claim:
 
     ``seen_ago`` is how long ago, on this process's clock, it last saw news of the
     owner; the claim returns to todo when that exceeds ``lease + margin`` (or at once
-    if the owner is provably dead on this machine).
+    if the owner is provably dead on this machine). ``stale`` says why the claim will
+    return to todo, when it will: its owner is dead on this machine ("process gone",
+    "pid reused by another process"), or its lease expired ("lease expired"); None
+    while its owner may be at work.
     """
 
     key: str
@@ -71,6 +75,7 @@ class Claim:
     lease: float
     seen_ago: float
     mine: bool
+    stale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,14 +109,14 @@ class SweeperStats(tuple):
     also has ``failed`` (combinations), ``claims`` (:class:`Claim` list) and ``counts``.
     """
 
-    failed: list[HashableDict]
+    failed: CombinationSet
     claims: list[Claim]
     counts: dict[str, int]
 
     def __new__(
         cls,
         parts: tuple[Any, ...],
-        failed: list[HashableDict],
+        failed: CombinationSet,
         claims: list[Claim],
         counts: dict[str, int],
     ) -> SweeperStats:
@@ -212,6 +217,7 @@ class ParamSweeper:
         self._lock = None if readonly else file_lock(os.path.join(self._dir, SWEEPER_LOCK))
         self._owner: Owner | None = None
         self._owner_pid = 0
+        self._inherited: set[str] = set()  # owners this copy was forked from
         # what this instance claimed and has not finished: key -> the combination handed out,
         # and id(combination) -> key, so finishing it needs no key computation
         self._mine: dict[str, HashableDict] = {}
@@ -276,6 +282,7 @@ class ParamSweeper:
         if self._owner is None or self._owner_pid != pid:
             if self._owner is not None:
                 self._forget(list(self._mine))  # a forked child: the claims are its parent's
+                self._inherited.add(self._owner.id)
             self._owner = current_owner(self._lease)
             self._owner_pid = pid
         return self._owner
@@ -333,39 +340,45 @@ class ParamSweeper:
             self._state.set_space(space, order)
         self.full_update()
 
-    def get_sweeps(self) -> list[HashableDict]:
-        """Every combination of this instance's sweeps, in order."""
+    def get_sweeps(self) -> CombinationSet:
+        """Every combination of this instance's sweeps: a set, iterating in sweep order."""
         with self._mutex:
-            return self._state.space.combinations()
+            return CombinationSet(self._state.space.combinations())
 
     def _combinations(self, keys: Iterable[str]) -> list[HashableDict]:
         index = self._state.space.index
         return self._state.space.combinations(index[k] for k in keys if k in index)
 
-    def get_remaining(self) -> list[HashableDict]:
-        """The todo combinations, in the order they would be handed out."""
-        with self._mutex:
-            return self._combinations(self._state.todo_keys())
+    def _in_sweep_order(self, keys: Iterable[str]) -> CombinationSet:
+        index = self._state.space.index
+        return CombinationSet(
+            self._state.space.combinations(sorted(index[k] for k in keys if k in index))
+        )
 
-    def get_inprogress(self) -> list[HashableDict]:
-        """The combinations claimed by some process and not finished."""
+    def get_remaining(self) -> CombinationSet:
+        """The todo combinations: a set, iterating in the order they would be handed out."""
         with self._mutex:
-            return self._combinations(list(self._state.claims))
+            return CombinationSet(self._combinations(self._state.todo_keys()))
 
-    def get_done(self) -> list[HashableDict]:
-        """The done combinations (of this instance's sweeps)."""
+    def get_inprogress(self) -> CombinationSet:
+        """The combinations claimed by some process and not finished (a set, in sweep order)."""
         with self._mutex:
-            return self._combinations(list(self._state.done))
+            return self._in_sweep_order(list(self._state.claims))
 
-    def get_failed(self) -> list[HashableDict]:
+    def get_done(self) -> CombinationSet:
+        """The done combinations of this instance's sweeps (a set, in sweep order)."""
+        with self._mutex:
+            return self._in_sweep_order(list(self._state.done))
+
+    def get_failed(self) -> CombinationSet:
         """The failed combinations (persisted: not handed out unless ``retry_failed``)."""
         with self._mutex:
-            return self._combinations(list(self._state.failed))
+            return self._in_sweep_order(list(self._state.failed))
 
-    def get_skipped(self) -> list[HashableDict]:
+    def get_skipped(self) -> CombinationSet:
         """The combinations skipped by this instance (forgotten by the next run, as in execo)."""
         with self._mutex:
-            return self._combinations(self._state.visible_skipped())
+            return self._in_sweep_order(self._state.visible_skipped())
 
     def failures(self) -> dict[str, dict[str, Any]]:
         """The failure of each failed combination of this instance, by key: type, message, owner."""
@@ -383,11 +396,15 @@ class ParamSweeper:
         with self._mutex:
             state = self._state
             me = self._owner.id if self._owner is not None else None
-            now = time.monotonic()
+            observer = current_owner(self._lease)
+            now, wall_now = time.monotonic(), time.time()
+            verdicts: dict[str, str | None] = {}
             result = []
             for key, owner_id in state.claims.items():
                 owner = state.owners.get(owner_id)
                 position = state.space.index.get(key)
+                if owner_id not in verdicts:
+                    verdicts[owner_id] = self._verdict(owner_id, owner, observer, now, wall_now)
                 result.append(
                     Claim(
                         key=key,
@@ -402,9 +419,38 @@ class ParamSweeper:
                         lease=owner.lease if owner else self._lease,
                         seen_ago=now - state.last_seen.get(owner_id, now),
                         mine=owner_id == me,
+                        stale=None if owner_id == me else verdicts[owner_id],
                     )
                 )
             return result
+
+    def _verdict(
+        self, owner_id: str, owner: Owner | None, observer: Owner, now: float, wall_now: float
+    ) -> str | None:
+        """Why the claims of ``owner_id`` are stale, or None while it may be at work."""
+        state = self._state
+        if owner is not None:
+            gone = death(owner, observer)
+            if gone is not None:
+                return gone
+        # the owner's lease with the default margin for it: a read-only observer (status)
+        # opened with another lease must judge by the owner's own
+        own = owner.lease if owner is not None else self._lease
+        lease = own + max(0.5, own / 4)
+        if now - state.last_seen.get(owner_id, now) > lease:
+            return "lease expired"
+        # the owner's last news by its own clock (hosts' clocks agree within the margin)
+        news = max(
+            [state.heartbeat_at.get(owner_id, 0.0)]
+            + [state.claimed_at.get(k, 0.0) for k in state.owner_claims.get(owner_id, ())]
+        )
+        if wall_now - news > lease:
+            return "lease expired"
+        return None
+
+    def running(self) -> int:
+        """How many processes hold claims that are not stale: the workers at work now."""
+        return len({c.owner for c in self.claims() if c.stale is None})
 
     def stats(self) -> SweeperStats:
         """Atomically, ``(sweeps, remaining, skipped, inprogress, done)`` with extras (see SweeperStats)."""
@@ -678,10 +724,23 @@ class ParamSweeper:
     def _release(self, keys: list[str]) -> None:
         with self._session() as state:
             me = self._me()
-            lines = [("R", key, me.id) for key in keys if state.claims.get(key) == me.id]
+            lines = []
+            for key in keys:
+                holder = state.claims.get(key)
+                if holder is not None and self._may_release(holder, me, state):
+                    lines.append(("R", key, holder))
             if lines:
                 self._write(lines, durable=False)
             self._forget(keys)
+
+    def _may_release(self, holder: str, me: Owner, state: SweepState) -> bool:
+        """Whether this process may give back a claim of ``holder``: its own, or (as in
+        execo_engine, whose children share the in-progress file) a claim of the process
+        this sweeper was forked from, such as a ``multiprocessing`` fork pool's parent."""
+        if holder == me.id or holder in self._inherited:
+            return True
+        owner = state.owners.get(holder)
+        return owner is not None and is_parent(owner, me)
 
     def reset(self, reset_inprogress: bool = False, reset_failed: bool = True) -> None:
         """Start over: forget skipped and (by default) failed combinations; never done ones.

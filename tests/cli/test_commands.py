@@ -73,7 +73,7 @@ def test_status_shows_counts_factor_levels_and_exit_0_when_all_done(sweepstack, 
     assert ran.code == 0
     assert "todo 0 · in progress 0 · done 45 · failed 0 · skipped 0" in ran.out
     lines = ran.out.splitlines()
-    assert any(line.split()[:3] == ["estimator", "antithetic", "30"] for line in lines)
+    assert any(line.split()[:3] == ["estimator", "stratified", "30"] for line in lines)
     assert any(line.split()[:3] == ["n", "20000", "9"] for line in lines)
 
 
@@ -106,7 +106,7 @@ def test_results_table_shows_params_fields_and_status(sweepstack, example_dir):
     ran = sweepstack("results", example_dir)
     assert ran.code == 0
     header = ran.out.splitlines()[0].split()
-    assert header[:6] == ["status", "estimator", "n", "pairs", "seed", "error"]
+    assert header[:6] == ["status", "estimator", "n", "seed", "strata", "error"]
     assert "45 row(s)" in ran.out
 
 
@@ -115,7 +115,7 @@ def test_results_csv_has_one_row_per_combination_and_every_column(sweepstack, ex
     rows = list(csv.DictReader(io.StringIO(ran.out)))
     assert len(rows) == 45
     assert len({r["key"] for r in rows}) == 45
-    assert {"sweep", "key", "status", "n", "seed", "estimator", "pairs", "error", "run"} <= set(
+    assert {"sweep", "key", "status", "n", "seed", "estimator", "strata", "error", "run"} <= set(
         rows[0]
     )
 
@@ -170,11 +170,15 @@ def _csv_rows(ran):
 
 def test_results_come_in_the_order_of_their_parameters(sweepstack, example_dir):
     rows = _csv_rows(sweepstack("results", example_dir, "--csv"))
-    # parameters in the table's order (estimator, n, pairs, seed), numbers as numbers,
-    # a missing value (pairs of a plain estimator) after the present ones
-    order = [(r["estimator"], int(r["n"]), r["pairs"] == "", r["pairs"], r["seed"]) for r in rows]
+    # parameters in the table's order (estimator, n, seed, strata), numbers as numbers,
+    # a missing value (strata of a plain estimator) after the present ones
+    order = [
+        (r["estimator"], int(r["n"]), int(r["seed"]), r["strata"] == "", int(r["strata"] or 0))
+        for r in rows
+    ]
     assert order == sorted(order)
-    assert rows[0]["estimator"] == "antithetic" and rows[0]["n"] == "100"
+    assert rows[0]["estimator"] == "plain" and rows[0]["n"] == "100"
+    assert [r["strata"] for r in rows if r["estimator"] == "stratified"][:2] == ["4", "16"]
 
 
 @pytest.mark.parametrize(
@@ -229,6 +233,28 @@ def test_report_writes_one_html_file_in_reports_or_where_asked(sweepstack, examp
     assert os.path.exists(other)
 
 
+@pytest.mark.parametrize("name", ["rep", "nested/rep", "rep.d"])
+def test_report_output_without_html_suffix_is_a_folder_that_gets_report_html(
+    sweepstack, example, tmp_path, name
+):
+    target = tmp_path / name
+    ran = sweepstack("report", example, "-o", str(target))
+    assert ran.code == 0
+    assert target.is_dir()
+    written = target / "report.html"
+    assert f"wrote {written}" in ran.out
+    assert written.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+
+
+def test_report_output_naming_an_existing_folder_writes_report_html_in_it(
+    sweepstack, example, tmp_path
+):
+    folder = tmp_path / "reports.html"
+    folder.mkdir()
+    assert sweepstack("report", example, "-o", str(folder)).code == 0
+    assert (folder / "report.html").is_file()
+
+
 # --- reset ---------------------------------------------------------------------------------
 
 
@@ -251,7 +277,7 @@ def test_cache_summary_counts_artifacts_per_stage(sweepstack, example_dir):
     ran = sweepstack("cache", example_dir)
     assert ran.code == 0
     by_stage = {line.split()[0]: line.split()[1] for line in ran.out.splitlines()[2:-1]}
-    assert by_stage == {"draw": "15", "estimate": "30"}
+    assert by_stage == {"draw": "15", "estimate": "45"}
 
 
 def test_cache_unused_lists_artifacts_no_record_uses_and_clean_removes_them(sweepstack, example):
@@ -269,7 +295,7 @@ def test_cache_unused_lists_artifacts_no_record_uses_and_clean_removes_them(swee
     assert "removed 0" in young.out and cache.has(stray)  # younger than an hour: kept
     removed = sweepstack("cache", example, "--clean", "--unused", "--older-than", "0s")
     assert "removed 1 unused" in removed.out and not cache.has(stray)
-    assert len(list(cache.iter_artifacts())) == 45
+    assert len(list(cache.iter_artifacts())) == 60
 
 
 def test_cache_clean_needs_a_selection(sweepstack, example_dir):
@@ -327,4 +353,4 @@ def test_cache_unused_refuses_to_decide_while_a_record_is_unreadable(sweepstack,
         f.write("{")
     ran = sweepstack("cache", example, "--clean", "--unused", "--older-than", "0s")
     assert ran.code == 1 and "check" in ran.err and "--repair" in ran.err
-    assert len(list(sw.open(example).cache.iter_artifacts())) == 45
+    assert len(list(sw.open(example).cache.iter_artifacts())) == 60

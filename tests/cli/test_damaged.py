@@ -114,3 +114,90 @@ def test_check_repair_quarantines_a_corrupt_artifact(sweepstack, example):
     assert repaired.code == 0 and not cache.has(key)
     assert glob.glob(os.path.join(example, "quarantine", "cache", f"{key}.*"))
     assert sweepstack("check", example).code == 0
+
+
+# --- sweepers' manifests -----------------------------------------------------------------
+
+
+def _manifest(path: str) -> str:
+    return os.path.join(path, "sweeps", "main", "manifest.json")
+
+
+def _write_manifest(path: str, text: str) -> None:
+    with open(_manifest(path), "w") as f:
+        f.write(text)
+
+
+def _edit_manifest(path: str, change) -> None:
+    with open(_manifest(path)) as f:
+        manifest = json.load(f)
+    change(manifest)
+    with open(_manifest(path), "w") as f:
+        json.dump(manifest, f)
+
+
+@pytest.mark.parametrize(
+    "damage,problem",
+    [
+        pytest.param(lambda p: _write_manifest(p, "garbage"), "not valid JSON", id="garbage"),
+        pytest.param(lambda p: _write_manifest(p, "[1, 2]"), "not a manifest", id="array"),
+        pytest.param(
+            lambda p: _edit_manifest(p, lambda m: m.update(count="45")),
+            "'count' is '45', expected a int",
+            id="wrong-type",
+        ),
+        pytest.param(
+            lambda p: _edit_manifest(p, lambda m: m.pop("digest")), "'digest' is None", id="missing-key"
+        ),
+        pytest.param(
+            lambda p: _edit_manifest(p, lambda m: m["options"].update(max_n=5)),
+            "options do not match",
+            id="edited-options",
+        ),
+        pytest.param(
+            lambda p: _edit_manifest(p, lambda m: m.update(count=6, digest="0" * 64)),
+            "another parameter space (6 combinations)",
+            id="other-space",
+        ),
+    ],
+)  # fmt: skip
+def test_check_finds_a_damaged_manifest_and_repair_quarantines_it(
+    sweepstack, example, damage, problem
+):
+    damage(example)
+    ran = sweepstack("check", example, "--no-artifacts")
+    assert ran.code == 1
+    assert f"manifest of sweep main ({_manifest(example)}): " in ran.out and problem in ran.out
+    repaired = sweepstack("check", example, "--no-artifacts", "--repair")
+    assert repaired.code == 0, repaired.out
+    assert "the engine writes a new manifest on its next run" in repaired.out
+    assert not os.path.exists(_manifest(example))
+    assert glob.glob(os.path.join(example, "quarantine", "sweeps", "main", "manifest.json.*"))
+    assert sweepstack("check", example, "--no-artifacts").code == 0
+    # the next run writes it again, and it is whole
+    run_script(EXAMPLE, "-c", example, "--max-n", "20000", "--no-progress")
+    with open(_manifest(example)) as f:
+        assert json.load(f)["count"] == 45
+    assert sweepstack("check", example, "--no-artifacts").out.startswith("no problem found")
+
+
+def test_check_reports_a_newer_manifest_and_never_moves_it(sweepstack, example):
+    _edit_manifest(example, lambda m: m.update(format=99))
+    ran = sweepstack("check", example, "--no-artifacts", "--repair")
+    assert ran.code == 1 and "newer sweepstack (manifest format 99" in ran.out
+    assert os.path.exists(_manifest(example))
+
+
+def test_check_of_a_whole_manifest_finds_nothing(sweepstack, example):
+    assert os.path.exists(_manifest(example))
+    ran = sweepstack("check", example, "--no-artifacts")
+    assert ran.code == 0 and ran.out.startswith("no problem found")
+
+
+@pytest.mark.parametrize("text", ["garbage", "[1, 2]"], ids=["garbage", "array"])
+def test_continuing_with_a_damaged_manifest_says_so_and_writes_a_new_one(example, text):
+    _write_manifest(example, text)
+    ran = run_script(EXAMPLE, "-c", example, "--max-n", "20000", "--no-progress")
+    assert "manifest" in ran.stderr and "is unreadable" in ran.stderr
+    with open(_manifest(example)) as f:
+        assert json.load(f)["count"] == 45

@@ -125,13 +125,25 @@ def test_reset_stale_returns_the_claim_of_a_killed_worker(sweepstack, tmp_path):
     assert status["counts"]["inprogress"] == 0 and status["hosts"] == []
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup cmd &` leaves it
+
+
 @pytest.mark.timeout(60)
-def test_status_watch_refreshes_until_interrupted(example_dir):
+@pytest.mark.parametrize(
+    "inherited",
+    [
+        pytest.param(None, id="sigint-default"),
+        pytest.param(_ignore_sigint, id="sigint-ignored-by-parent"),
+    ],
+)
+def test_status_watch_refreshes_until_interrupted(example_dir, inherited):
     process = subprocess.Popen(
         [sys.executable, "-m", "sweepstack", "status", example_dir, "--watch", "0.1", "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=environment(),
+        preexec_fn=inherited,
     )
     try:
         assert process.stdout is not None

@@ -45,8 +45,6 @@ def reads(record):
         pytest.param(lambda r: r.params["seed"], id="getitem"),
         pytest.param(lambda r: r.params.get("seed"), id="get"),
         pytest.param(lambda r: "seed" in r.params, id="contains"),
-        pytest.param(lambda r: list(r.params), id="iteration"),
-        pytest.param(lambda r: dict(r.params.items()), id="items"),
         pytest.param(lambda r: r.config["device"], id="config"),
     ],
 )
@@ -68,6 +66,52 @@ def test_declared_params_read_normally_inside_and_everything_outside():
     record.vars["read"] = lambda r: (r.params["n"], r.params.get("n"), "n" in r.params)
     assert reads(record).state["x"] == (1, 1, True)
     assert dict(record.params) == {"n": 1, "seed": 2}  # outside a stage: everything
+
+
+def test_params_inside_a_stage_are_a_mapping_of_exactly_the_declared_names():
+    record = Record({"n": 1, "seed": 2, "lr": 0.1}, config={"device": "cpu", "seed": 9})
+
+    @stage(outputs=["view"], params=["n", "lr", "missing"], version="1")
+    def looks(record):
+        p = record.params
+        return {
+            "list": list(p),
+            "len": len(p),
+            "keys": list(p.keys()),
+            "items": sorted(p.items()),
+            "dict": dict(p),
+            "repr": repr(p),
+            "printed": str(dict(p)),
+            "config": dict(record.config),
+        }
+
+    view = looks(record).state["view"]
+    assert view["list"] == view["keys"] == ["n", "lr"]
+    assert view["len"] == 2
+    assert view["items"] == [("lr", 0.1), ("n", 1)]
+    assert view["dict"] == {"n": 1, "lr": 0.1}
+    assert view["repr"] == view["printed"] == "{'n': 1, 'lr': 0.1}"
+    assert view["config"] == {}  # no config entry is declared
+
+
+def test_config_inside_a_stage_shows_only_the_declared_entries():
+    record = Record({"n": 1}, config={"device": "cpu", "threads": 4})
+
+    @stage(outputs=["view"], params=["n", "device"], version="1")
+    def looks(record):
+        return dict(record.config), len(record.config), repr(record.config)
+
+    assert looks(record).state["view"] == ({"device": "cpu"}, 1, "{'device': 'cpu'}")
+
+
+def test_stage_without_declared_params_sees_every_param():
+    record = Record({"n": 1, "seed": 2})
+
+    @stage(outputs=["view"], version="1")
+    def looks(record):
+        return dict(record.params), len(record.params)
+
+    assert looks(record).state["view"] == ({"n": 1, "seed": 2}, 2)
 
 
 def test_params_are_read_only():

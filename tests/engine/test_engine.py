@@ -272,6 +272,28 @@ def _wait_for(predicate, timeout=60):
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
+def _ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup script &` leaves it
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_an_engine_that_inherited_sigint_ignored(tmp_path):
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _engine(
+        "Counting", "-c", path, "--n", "12", "--marks", marks, "--slow-on", "5",
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_ignore_sigint,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == "SLOW 5"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, err
+    assert sweepstack.open(path).runs[0].status == "interrupted"
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_gives_the_claim_back_and_continuing_finishes_exactly_once(tmp_path, signum):
     path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")

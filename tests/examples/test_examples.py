@@ -41,8 +41,8 @@ def test_pi_sweep_runs_each_draw_once_and_a_rerun_computes_nothing(tmp_path):
     assert len(records) == 45 and {r["status"] for r in records} == {"done"}
     # draw is keyed by n and seed only: 5 x 3 distinct point sets, shared by the 3 estimators
     assert _stage_statuses(records, "draw")["run"] == 15
-    # estimate declares only "estimator": both "pairs" levels of antithetic share its result
-    assert _stage_statuses(records, "estimate") == {"run": 30, "hit": 15}
+    # estimate declares "estimator" and "strata": every combination has its own
+    assert _stage_statuses(records, "estimate") == {"run": 45}
     assert all(0 <= r["fields"]["error"] < 1 for r in records)
     results = experiment.results()
     assert {"n", "seed", "estimator", "error", "status"} <= set(results[0])
@@ -53,6 +53,34 @@ def test_pi_sweep_runs_each_draw_once_and_a_rerun_computes_nothing(tmp_path):
         "done": 0,
         "failed": 0,
     }
+
+
+@pytest.mark.timeout(300)
+def test_pi_sweep_each_factor_changes_the_result(tmp_path):
+    run_example("pi_sweep.py", "-c", "pi", "--max-n", "2000", "--no-progress", cwd=tmp_path)
+    rows = list(sweepstack.open(tmp_path / "pi").results())
+    assert len(rows) == 45
+    error = {(r["n"], r["seed"], r["estimator"], r.get("strata")): r["error"] for r in rows}
+    settings = [("plain", None), ("stratified", 4), ("stratified", 16)]
+    sizes, seeds = sorted({r["n"] for r in rows}), [0, 1, 2]
+
+    def differs(vary):
+        """How many groups, all else fixed, have distinct errors across ``vary``'s levels."""
+        groups = collections.defaultdict(list)
+        for (n, seed, estimator, strata), value in error.items():
+            rest = {"n": n, "seed": seed, "setting": (estimator, strata)}
+            rest.pop(vary)
+            groups[tuple(rest.values())].append(value)
+        return sum(len(set(values)) > 1 for values in groups.values()), len(groups)
+
+    # each factor changes the result for most settings of the others (a coincidence, two
+    # estimates with the same count of points inside, may tie a few)
+    for vary, groups in (("setting", 15), ("n", 9), ("seed", 15)):
+        changed, total = differs(vary)
+        assert total == groups and changed >= total - 2, (vary, changed, total)
+    # the three estimator settings give different errors overall, not one line in the plot
+    means = {s: sum(error[(n, seed, *s)] for n in sizes for seed in seeds) / 15 for s in settings}
+    assert len(set(means.values())) == 3
 
 
 @pytest.mark.timeout(300)

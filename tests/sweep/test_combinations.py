@@ -9,15 +9,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sweepstack import HashableDict, geom, igeom, slugify, sweep, sweep_stats
+from sweepstack._keys import canonical
 from sweepstack.errors import SweepSpecError
 from tests._competitors import execo_engine
 from tests.strategies import (
     branch_factors,
     deep_spaces,
     flat_spaces,
+    keyable_values,
     nested_spaces,
     space_size,
     typed,
+)
+from tests.strategies import (
+    combinations as combination_values,
 )
 
 needs_execo = pytest.mark.skipif(
@@ -209,13 +214,68 @@ def test_sweep_stats_counts_and_ratios():
     assert result["remaining_ratio"]["b"] == {"x": 0.0, "y": 0.5}
 
 
+_words = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True).filter(
+    lambda w: w not in ("true", "false", "none")
+)
+_ordinary_atoms = st.one_of(_words, st.integers(0, 10**9), st.booleans(), st.none())
+_ordinary_values = st.one_of(
+    _ordinary_atoms, st.dictionaries(_words, _ordinary_atoms, min_size=1, max_size=4)
+)
+
+
 @needs_execo
-@given(st.text(max_size=30), st.sampled_from(["-", "_", "."]))
-def test_slugify_equals_execo(value, separator):
-    assert slugify(value, separator) == execo_engine.slugify(value, separator)
+@given(_ordinary_values)
+def test_slugify_of_an_ordinary_value_is_execos_name(value):
+    assert slugify(value) == execo_engine.slugify(value)
+
+
+@needs_execo
+def test_slugify_of_a_sweep_combination_is_execos_name():
+    for combination in sweep({"n": [100, 1000], "estimator": ["plain", "stratified"]}):
+        assert slugify(combination) == execo_engine.slugify(combination)
+        assert slugify(combination, "_") == execo_engine.slugify(combination, "_")
+
+
+@given(st.lists(_ordinary_values, max_size=12, unique_by=canonical))
+def test_slugify_of_distinct_ordinary_values_gives_distinct_names(values):
+    assert len({slugify(v) for v in values}) == len(values)
+
+
+@given(st.lists(st.one_of(combination_values, keyable_values), max_size=12, unique_by=canonical))
+def test_slugify_of_distinct_values_gives_distinct_names(values):
+    assert len({slugify(v) for v in values}) == len(values)
+    assert len({slugify(v, "_") for v in values}) == len(values)
+
+
+@given(st.one_of(combination_values, keyable_values))
+def test_slugify_is_a_plain_file_name(value):
+    name = slugify(value)
+    assert name and not name.startswith(".")
+    assert set(name) <= set("abcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param([{"name": ".."}, {"name": ""}, {"name": "."}], id="punctuation-only"),
+        pytest.param([{"a": 5}, {"a": -5}], id="sign"),
+        pytest.param([1, "1", 1.0, True, "true", None, "None"], id="types"),
+        pytest.param([{"lr": 1.05}, {"lr": 10.5}], id="float-point"),
+        pytest.param(["Model", "model"], id="case"),
+        pytest.param([{"a": "1-b-x"}, {"a": 1, "b": "x"}], id="separator-in-value"),
+        pytest.param([HashableDict(x=[1, 2]), HashableDict(x=(1, 2))], id="list-tuple"),
+    ],
+)
+def test_slugify_tells_apart_values_whose_execo_names_collide(values):
+    assert len({slugify(v) for v in values}) == len(values)
+
+
+def test_slugify_is_the_same_for_the_same_combination():
+    assert slugify({"lr": 0.1, "seed": 1}) == slugify(HashableDict(lr=0.1, seed=1))
 
 
 def test_slugify_makes_a_file_name():
-    assert slugify("Model: SVM (C=10)") == "model-svm-c10"
-    assert slugify("../../etc/passwd") == "etcpasswd"
-    assert slugify("Élan  vital", "_") == "elan_vital"
+    assert slugify("model_svm_c10") == "model_svm_c10"
+    assert slugify("Model: SVM (C=10)").startswith("model-svm-c10.")
+    assert slugify("../../etc/passwd").startswith("etcpasswd.")
+    assert slugify("Élan  vital", "_").startswith("elan_vital.")

@@ -64,9 +64,9 @@ def test_done_skip_cancel_move_combinations_between_states(sweeper, space):
     sweeper.done(first)
     sweeper.skip(second)
     sweeper.cancel(third)
-    assert sweeper.get_done() == [first]
-    assert sweeper.get_skipped() == [second]
-    assert sweeper.get_inprogress() == []
+    assert list(sweeper.get_done()) == [first]
+    assert list(sweeper.get_skipped()) == [second]
+    assert list(sweeper.get_inprogress()) == []
     assert third in sweeper.get_remaining()
     assert sweeper.get_next() == third  # cancelled: handed out again, first in order
     assert str(sweeper) == "sw <6 total, 1 done, 1 skipped, 1 in progress, 3 remaining, 0 failed>"
@@ -79,10 +79,10 @@ def test_state_persists_across_instances_but_skipped_does_not(tmp_path, space):
     one.done(done)
     one.skip(skipped)
     two = ParamSweeper(path)  # sweeps loaded from the folder
-    assert two.get_sweeps() == space
-    assert two.get_done() == [done]
-    assert two.get_inprogress() == [claimed]
-    assert two.get_skipped() == []
+    assert list(two.get_sweeps()) == space
+    assert list(two.get_done()) == [done]
+    assert list(two.get_inprogress()) == [claimed]
+    assert list(two.get_skipped()) == []
     assert skipped in two.get_remaining()
 
 
@@ -109,10 +109,10 @@ def test_instances_with_different_sweeps_share_states(tmp_path):
     large = ParamSweeper(path, sweep({"a": [1, 2, 3]}))
     small.done(small.get_next())
     large.update()
-    assert large.get_done() == [{"a": 1}]
+    assert list(large.get_done()) == [{"a": 1}]
     assert large.get_next() == {"a": 2}
     small.update()
-    assert small.get_inprogress() == [{"a": 2}]
+    assert list(small.get_inprogress()) == [{"a": 2}]
     assert small.get_next() is None
     assert str(small) == "sw <2 total, 1 done, 0 skipped, 1 in progress, 0 remaining, 0 failed>"
 
@@ -121,7 +121,7 @@ def test_set_sweeps_changes_what_is_handed_out_and_keeps_states(sweeper):
     first = sweeper.get_next()
     sweeper.done(first)
     sweeper.set_sweeps(sweep({"a": [1, 9], "b": ["x"]}))
-    assert sweeper.get_done() == [first]
+    assert list(sweeper.get_done()) == [first]
     assert sweeper.get_next() == {"a": 9, "b": "x"}
 
 
@@ -130,10 +130,10 @@ def test_reset_forgets_skipped_keeps_done_and_optionally_claims(sweeper):
     sweeper.done(done)
     sweeper.skip(skipped)
     sweeper.reset()
-    assert sweeper.get_skipped() == [] and skipped in sweeper.get_remaining()
-    assert sweeper.get_done() == [done] and sweeper.get_inprogress() == [claimed]
+    assert list(sweeper.get_skipped()) == [] and skipped in sweeper.get_remaining()
+    assert list(sweeper.get_done()) == [done] and list(sweeper.get_inprogress()) == [claimed]
     sweeper.reset(reset_inprogress=True)
-    assert sweeper.get_inprogress() == []
+    assert list(sweeper.get_inprogress()) == []
     assert sweeper.counts()["remaining"] == 5
 
 
@@ -142,7 +142,7 @@ def test_stats_work_with_sweep_stats(sweeper, space):
     stats = sweeper.stats()
     assert isinstance(stats, SweeperStats) and len(stats) == 5
     sweeps, _remaining, _skipped, _inprogress, done = stats
-    assert sweeps == space and done == [space[0]]
+    assert list(sweeps) == space and list(done) == [space[0]]
     per_factor = sweep_stats(stats)
     assert per_factor["done"] == {"a": {1: 1}, "b": {"x": 1}}
     assert per_factor["done_ratio"]["a"] == {1: 0.5, 2: 0.0, 3: 0.0}
@@ -174,16 +174,16 @@ def test_update_sees_what_another_instance_did(tmp_path, space):
     path = str(tmp_path / "sw")
     one, two = ParamSweeper(path, space), ParamSweeper(path, space)
     one.done(one.get_next())
-    assert two.get_done() == []  # not read yet, as in execo: getters do not touch the disk
+    assert list(two.get_done()) == []  # not read yet, as in execo: getters do not touch the disk
     two.update()
-    assert two.get_done() == [space[0]]
+    assert list(two.get_done()) == [space[0]]
     two.full_update()
-    assert two.get_done() == [space[0]]
+    assert list(two.get_done()) == [space[0]]
 
 
 def test_duplicate_combinations_are_one(tmp_path):
     sweeper = ParamSweeper(str(tmp_path / "sw"), [{"a": 1}, {"a": 1}, {"a": 2}])
-    assert sweeper.get_sweeps() == [{"a": 1}, {"a": 2}]
+    assert list(sweeper.get_sweeps()) == [{"a": 1}, {"a": 2}]
 
 
 def test_plain_dicts_become_hashable_dicts(tmp_path):
@@ -200,7 +200,7 @@ def test_failed_is_persisted_and_not_handed_out_again(tmp_path, space):
     first = one.get_next()
     one.fail(first, ValueError("diverged"))
     two = ParamSweeper(path, space)
-    assert two.get_failed() == [first]
+    assert list(two.get_failed()) == [first]
     assert first not in list(two)
     (info,) = two.failures().values()
     assert info["type"] == "builtins.ValueError" and info["message"] == "diverged"
@@ -215,7 +215,7 @@ def test_failed_comes_back_with_retry_failed_or_reset(tmp_path, space):
     assert retrying.get_next() == first
     retrying.cancel(first)
     one.reset()
-    assert one.get_failed() == [] and one.get_next() == first
+    assert list(one.get_failed()) == [] and one.get_next() == first
 
 
 def test_iteration_claims_until_nothing_is_left(sweeper, space):
@@ -230,19 +230,19 @@ def test_iteration_claims_until_nothing_is_left(sweeper, space):
 def test_claim_context_marks_done_on_normal_exit(sweeper, space):
     with sweeper.claim() as combination:
         assert combination == space[0]
-    assert sweeper.get_done() == [space[0]]
+    assert list(sweeper.get_done()) == [space[0]]
 
 
 def test_claim_context_gives_back_on_keyboard_interrupt(sweeper, space):
     with pytest.raises(KeyboardInterrupt), sweeper.claim():
         raise KeyboardInterrupt
-    assert sweeper.get_inprogress() == [] and sweeper.get_next() == space[0]
+    assert list(sweeper.get_inprogress()) == [] and sweeper.get_next() == space[0]
 
 
 def test_claim_context_fails_on_other_exceptions(sweeper, space):
     with pytest.raises(ZeroDivisionError), sweeper.claim():
         1 / 0  # noqa: B018
-    assert sweeper.get_failed() == [space[0]]
+    assert list(sweeper.get_failed()) == [space[0]]
     assert next(iter(sweeper.failures().values()))["type"] == "builtins.ZeroDivisionError"
 
 
@@ -358,7 +358,7 @@ def test_owner_whose_claim_was_taken_still_gets_its_done_counted(tmp_path, space
     ParamSweeper(path, space).reset(reset_inprogress=True)  # someone takes every claim back
     with pytest.warns(ClaimLostWarning, match="taken over"):
         assert holder.done(combination) is False
-    assert holder.get_done() == [combination]
+    assert list(holder.get_done()) == [combination]
 
 
 # --- bad input ------------------------------------------------------------------------
