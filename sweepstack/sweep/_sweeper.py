@@ -587,7 +587,10 @@ class ParamSweeper:
                 key = state.next_todo()
                 if key is None:
                     break
-                keys.append(key)
+                # a key given back twice (a reset, then a cancel) is queued twice, and it
+                # stays todo until this batch is claimed: take it once
+                if key not in keys:
+                    keys.append(key)
             return keys
         todo = [k for k in state.todo_keys() if not exclude or k not in exclude]
         candidates = self._combinations(todo)

@@ -140,14 +140,14 @@ def _edit_manifest(path: str, change) -> None:
     "damage,problem",
     [
         pytest.param(lambda p: _write_manifest(p, "garbage"), "not valid JSON", id="garbage"),
-        pytest.param(lambda p: _write_manifest(p, "[1, 2]"), "not a manifest", id="array"),
+        pytest.param(lambda p: _write_manifest(p, "[1, 2]"), "a JSON list, not an object", id="array"),
         pytest.param(
             lambda p: _edit_manifest(p, lambda m: m.update(count="45")),
-            "'count' is '45', expected a int",
+            "'count' is missing or not an integer",
             id="wrong-type",
         ),
         pytest.param(
-            lambda p: _edit_manifest(p, lambda m: m.pop("digest")), "'digest' is None", id="missing-key"
+            lambda p: _edit_manifest(p, lambda m: m.pop("digest")), "'digest' is missing or not a string", id="missing-key"
         ),
         pytest.param(
             lambda p: _edit_manifest(p, lambda m: m["options"].update(max_n=5)),
@@ -184,7 +184,7 @@ def test_check_finds_a_damaged_manifest_and_repair_quarantines_it(
 def test_check_reports_a_newer_manifest_and_never_moves_it(sweepstack, example):
     _edit_manifest(example, lambda m: m.update(format=99))
     ran = sweepstack("check", example, "--no-artifacts", "--repair")
-    assert ran.code == 1 and "newer sweepstack (manifest format 99" in ran.out
+    assert ran.code == 1 and "is in sweepstack format 99" in ran.out and "Upgrade sweepstack" in ran.out
     assert os.path.exists(_manifest(example))
 
 

@@ -191,8 +191,10 @@ def test_a_rejected_submission_is_a_launcher_error_naming_sbatchs_reason(slurm, 
     path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
     proc = _launch(slurm, path, marks, "--workers", "2", "--slurm-options=--cpus-per-task=4096")
     _, err = proc.communicate(timeout=50)
-    assert proc.returncode != 0
-    assert "LauncherError" in err and "sbatch rejected the job array" in err, err
+    assert proc.returncode == 2  # a sweepstack error: one line, no traceback
+    assert "error: " in err and "sbatch rejected the job array" in err and "Traceback" not in err, (
+        err
+    )
     launcher, _ = _runs(path)
     assert launcher.status == "error" and "sbatch rejected" in launcher.get("error")
 

@@ -99,7 +99,7 @@ def test_config_inside_a_stage_shows_only_the_declared_entries():
 
     @stage(outputs=["view"], params=["n", "device"], version="1")
     def looks(record):
-        return dict(record.config), len(record.config), repr(record.config)
+        return ((dict(record.config), len(record.config), repr(record.config)),)
 
     assert looks(record).state["view"] == ({"device": "cpu"}, 1, "{'device': 'cpu'}")
 
@@ -109,7 +109,7 @@ def test_stage_without_declared_params_sees_every_param():
 
     @stage(outputs=["view"], version="1")
     def looks(record):
-        return dict(record.params), len(record.params)
+        return ((dict(record.params), len(record.params)),)
 
     assert looks(record).state["view"] == ({"n": 1, "seed": 2}, 2)
 

@@ -73,7 +73,10 @@ def test_module_level_names():
     assert len({HashableDict({"a": 1}): 1, HashableDict({"a": 1}): 2}) == 1
     assert sweepstack.geom(1, 100, 3) == [1.0, 10.0, 100.0]
     assert sweepstack.igeom(1, 100, 3) == [1, 10, 100]
-    assert sweepstack.slugify("Hello, World 2") == "hello-world-2"
+    assert sweepstack.slugify({"n": 100, "mode": "plain"}) == "n-100-mode-plain"  # execo's name
+    # a lossy name ("Hello, World 2" and "hello world 2" read alike) gets a key suffix
+    assert sweepstack.slugify("Hello, World 2").startswith("hello-world-2.")
+    assert sweepstack.slugify("Hello, World 2") != sweepstack.slugify("hello world 2")
 
 
 def test_every_param_sweeper_method_with_its_meaning(tmp_path):

@@ -574,3 +574,15 @@ def test_sweeper_is_not_pickled(sweeper):
 
     with pytest.raises(TypeError, match="open ParamSweeper"):
         pickle.dumps(sweeper)
+
+
+def test_a_combination_given_back_twice_is_handed_out_once_in_a_batch(tmp_path):
+    """Found by the stateful model: a reset, then a cancel, queued the same key twice."""
+    combinations = sweep({"a": [1, 2, 3]})
+    everything = ParamSweeper(str(tmp_path), combinations)
+    first_only = ParamSweeper(str(tmp_path), combinations[:1])
+    assert first_only.get_next_batch(1) == combinations[:1]
+    everything.reset(reset_inprogress=True)
+    claimed = everything.get_next()
+    everything.cancel(claimed)
+    assert first_only.get_next_batch(2) == combinations[:1]
