@@ -52,6 +52,7 @@ __all__ = [
     "UndeclaredParamError",
     "UnkeyableValueError",
     "UnknownCombinationError",
+    "UnknownRunError",
     "UnstorableValueError",
 ]
 
@@ -501,6 +502,23 @@ class QueryError(SweepstackError, ValueError):
         return (
             f"cannot use {self.query!r}: {self.problem}. `sweepstack results --help` shows "
             "what --where and --columns accept, with examples."
+        )
+
+
+class UnknownRunError(SweepstackError, KeyError):
+    """A run named by number or reference (``sweepstack compare``) is not in the experiment."""
+
+    def __init__(self, run: str, path: str, known: list[str]) -> None:
+        super().__init__(run, path, known)
+        self.run = run
+        self.path = path
+        self.known = known
+
+    def __str__(self) -> str:
+        listed = ", ".join(self.known[-5:]) or "none"
+        return (
+            f"no run {self.run!r} in {self.path}: give a run number or reference "
+            f"(the last runs: {listed}; `sweepstack status {self.path}` lists them)"
         )
 
 

@@ -93,6 +93,10 @@ EXAMPLES = {
         errors.LauncherError("slurm", "sbatch not found", "install slurm-client"),
         RuntimeError,
     ),
+    errors.UnknownRunError: (
+        errors.UnknownRunError("9", "/x/exp", ["E_1_2026-01-01-T000000"]),
+        KeyError,
+    ),
     errors.QueryError: (
         errors.QueryError("error < 0.01 and", "not an expression: invalid syntax at column 16"),
         ValueError,

@@ -39,6 +39,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KNOWN_TOP_LEVEL",
     "LOGS_DIR",
+    "ATTEMPT_KEYS",
     "LOG_SUMMARY_KEYS",
     "QUARANTINE_DIR",
     "RECORDS_DIR",
@@ -69,6 +70,7 @@ __all__ = [
     "parse_log",
     "parse_record",
     "parse_run",
+    "attempt_entry",
     "record_summary",
     "shard",
     "type_name",
@@ -348,6 +350,33 @@ def record_summary(document: Mapping[str, Any]) -> dict[str, Any]:
         exception = {"type": exception.get("type"), "message": exception.get("message")}
     summary["exception"] = exception
     return summary
+
+
+ATTEMPT_KEYS = ("attempt", "duration", "ended", "fields", "host", "run", "started", "status", "written")
+"""Keys of a record kept in its ``history`` when a later attempt replaces it."""
+
+
+def attempt_entry(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What a record keeps of an earlier attempt: run, status, fields, times, stage codes.
+
+    ``code`` maps each stage the attempt went through to its code fingerprint (its
+    ``version=`` when it has one), so that a change of results can be traced to a
+    change of code.
+    """
+    entry = {name: document.get(name) for name in ATTEMPT_KEYS}
+    code: dict[str, Any] = {}
+    stages = document.get("stages")
+    if isinstance(stages, list):
+        for stage in stages:
+            if isinstance(stage, Mapping) and isinstance(stage.get("name"), str):
+                version = stage.get("version")
+                code[stage["name"]] = version if version is not None else stage.get("code")
+    entry["code"] = code
+    exception = document.get("exception")
+    if isinstance(exception, Mapping):
+        exception = {"type": exception.get("type"), "message": exception.get("message")}
+    entry["exception"] = exception
+    return entry
 
 
 def encode_log_line(entry: Mapping[str, Any]) -> bytes:

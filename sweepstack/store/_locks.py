@@ -141,7 +141,7 @@ def file_lock(path: str) -> FileLock:
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
             st = os.stat(path)
         identity = (st.st_dev, st.st_ino)
         lock = _locks.get(identity)

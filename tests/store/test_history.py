@@ -1,0 +1,164 @@
+"""Results over time: a record keeps its earlier attempts; history and compare read them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+
+import pytest
+
+import sweepstack
+from sweepstack import param_key
+from sweepstack.errors import UnknownRunError
+from sweepstack.store import ExperimentDir
+from sweepstack.store._records import RecordStore
+from tests.cli.experiments import command
+
+KEYS = [param_key({"n": n}) for n in range(3)]
+
+
+def _stage(name: str, code: str, version: str | None = None) -> dict:
+    return {"name": name, "code": code, "version": version, "status": "run"}
+
+
+def _write(xd, key, n, run, status="done", error=0.1, code="c0"):
+    return xd.write_record(
+        "main",
+        key,
+        {
+            "params": {"n": n},
+            "status": status,
+            "run": run,
+            "fields": {"error": error, "model": {"depth": n}},
+            "stages": [_stage("fit", code), _stage("score", "s0", version="2")],
+            "started": "2026-01-01T00:00:00Z",
+            "ended": "2026-01-01T00:00:01Z",
+            "exception": {"type": "ValueError", "message": "bad", "traceback": "..."}
+            if status == "failed"
+            else None,
+        },
+    )
+
+
+@pytest.fixture
+def xd(tmp_path):
+    return ExperimentDir.create_or_open(tmp_path / "exp")
+
+
+def _runs(xd, count):
+    return [xd.start_run("E").reference for _ in range(count)]
+
+
+def test_a_rewritten_record_keeps_its_earlier_attempts_with_run_fields_code_and_time(xd):
+    _write(xd, KEYS[0], 0, "E_1", error=0.5, code="c0")
+    _write(xd, KEYS[0], 0, "E_2", status="failed", code="c1")
+    stored = _write(xd, KEYS[0], 0, "E_3", error=0.25, code="c1")
+    assert stored["attempt"] == 3
+    first, second = stored["history"]
+    assert (first["attempt"], first["run"], first["status"]) == (1, "E_1", "done")
+    assert first["fields"] == {"error": 0.5, "model": {"depth": 0}}
+    assert first["code"] == {"fit": "c0", "score": "2"}  # version= replaces the fingerprint
+    assert first["written"] and first["started"] == "2026-01-01T00:00:00Z"
+    assert second["status"] == "failed"
+    assert second["exception"] == {"type": "ValueError", "message": "bad"}  # no traceback
+    assert xd.read_record("main", KEYS[0])["history"] == stored["history"]
+
+
+def test_a_first_write_has_an_empty_history(xd):
+    assert _write(xd, KEYS[0], 0, "E_1")["history"] == []
+
+
+def test_a_rewrite_over_an_unreadable_record_starts_a_new_history(xd):
+    _write(xd, KEYS[0], 0, "E_1")
+    with open(xd.record_path("main", KEYS[0]), "w") as f:
+        f.write("{torn")
+    stored = _write(xd, KEYS[0], 0, "E_2")
+    assert stored["attempt"] == 2 and stored["history"] == []
+
+
+def test_history_gives_one_row_per_completed_attempt_oldest_first(xd):
+    for run, error in (("E_1", 0.5), ("E_2", 0.4)):
+        for n, key in enumerate(KEYS):
+            _write(xd, key, n, run, error=error + n)
+    _write(xd, KEYS[1], 1, "E_3", status="failed")
+    rows = sweepstack.open(xd.path).history()
+    assert len(rows) == 6  # the failed attempt is not a completed one
+    by_key = {}
+    for r in rows:
+        by_key.setdefault(r["n"], []).append((r["run"], r["attempt"], r["error"]))
+    assert by_key[0] == [("E_1", 1, 0.5), ("E_2", 2, 0.4)]
+    assert by_key[1] == [("E_1", 1, 1.5), ("E_2", 2, 1.4)]
+    assert rows[0]["code.fit"] == "c0" and rows[0]["model.depth"] == 0
+    with_failed = sweepstack.open(xd.path).history(failed=True)
+    assert [r["status"] for r in with_failed if r["n"] == 1][-1] == "failed"
+
+
+def test_compare_lists_the_fields_that_changed_between_two_runs(xd):
+    a, b, c = _runs(xd, 3)
+    for n, key in enumerate(KEYS):
+        _write(xd, key, n, a, error=0.5)
+    _write(xd, KEYS[0], 0, b, error=0.5)  # unchanged
+    _write(xd, KEYS[1], 1, b, error=0.25)  # changed
+    rows, counts = sweepstack.open(xd.path).compare(1, b)
+    assert counts == {"both": 2, "only_a": 1, "only_b": 0, "changed": 1}
+    assert [(r["n"], r["field"], r["a"], r["b"]) for r in rows] == [(1, "error", 0.5, 0.25)]
+    _, counts = sweepstack.open(xd.path).compare(a, c)
+    assert counts == {"both": 0, "only_a": 3, "only_b": 0, "changed": 0}
+
+
+def test_compare_of_an_unknown_run_names_the_known_ones(xd):
+    a = _runs(xd, 1)[0]
+    with pytest.raises(UnknownRunError) as caught:
+        sweepstack.open(xd.path).compare(1, 9)
+    assert "'9'" in str(caught.value) and a in str(caught.value)
+
+
+def test_rewrite_cost_does_not_grow_with_the_number_of_records(tmp_path):
+    # history rides in the record itself: a write reads and writes one record's file
+    def cost(records: int) -> float:
+        store = RecordStore(str(tmp_path / f"records{records}"))
+        keys = [param_key({"n": n}) for n in range(records)]
+        for n, key in enumerate(keys):
+            store.write("main", key, {"params": {"n": n}, "status": "done"}, fsync=False)
+        start = time.perf_counter()
+        for key in keys[:100]:
+            store.write("main", key, {"params": {}, "status": "done"}, fsync=False)
+        return time.perf_counter() - start
+
+    small, large = cost(100), cost(2000)
+    assert large < 3 * small + 0.05, (small, large)
+
+
+@pytest.fixture
+def rerun(tmp_path):
+    """An engine run twice over the same combinations, with a field changed by an option."""
+    path = str(tmp_path / "exp")
+    script = os.path.join(os.path.dirname(__file__), "..", "engine", "engines.py")
+    for extra in ((), ("--overwrite",)):
+        from tests.cli.experiments import run_script
+
+        run_script(script, "Counting", "-c", path, "--n", "3", "--no-progress", *extra)
+        if not extra:
+            assert command("reset", path, "--done").returncode == 0
+    return path
+
+
+def test_results_history_and_compare_commands(rerun, tmp_path):
+    done = command("results", rerun, "--history", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert sorted((r["i"], r["attempt"]) for r in rows) == [(i, a) for i in range(3) for a in (1, 2)]
+    assert all(r["code.compute"] and r["code.halve"] for r in rows)
+    table = command("results", rerun, "--history")
+    assert "attempt" in table.stdout and "6 row(s)" in table.stdout
+    db = str(tmp_path / "h.db")
+    assert command("results", rerun, "--history", "--sqlite", db).returncode == 0
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("select count(*) from history").fetchone() == (6,)
+    same = command("compare", rerun, "1", "2")
+    assert same.returncode == 0, same.stderr
+    assert "0 of 3 combination(s) done in both runs changed" in same.stdout
+    unknown = command("compare", rerun, "1", "7")
+    assert unknown.returncode == 2 and "no run '7'" in unknown.stderr
