@@ -32,6 +32,7 @@ __all__ = [
     "ExperimentNotFoundError",
     "FieldValueError",
     "FormatVersionError",
+    "GpuAllocationError",
     "JournalCorruptError",
     "JournalWarning",
     "LauncherError",
@@ -523,6 +524,25 @@ class UnknownRunError(SweepstackError, KeyError):
 
 
 # --- the engine ----------------------------------------------------------------------------
+
+
+class GpuAllocationError(SweepstackError, ValueError):
+    """``--gpus-per-worker`` asks for more devices than are visible here."""
+
+    def __init__(self, per_worker: int, workers: int, visible: int, source: str) -> None:
+        super().__init__(per_worker, workers, visible, source)
+        self.per_worker = per_worker
+        self.workers = workers
+        self.visible = visible
+        self.source = source
+
+    def __str__(self) -> str:
+        return (
+            f"--gpus-per-worker {self.per_worker} for {self.workers} worker(s) needs "
+            f"{self.per_worker * self.workers} GPU(s), and {self.visible} are visible "
+            f"({self.source}): lower --workers or --gpus-per-worker, or set "
+            "CUDA_VISIBLE_DEVICES to the devices to use"
+        )
 
 
 class LauncherError(SweepstackError, RuntimeError):

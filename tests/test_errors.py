@@ -89,6 +89,10 @@ EXAMPLES = {
         errors.ReportableTypeError("confusion", "builtins.object"),
         TypeError,
     ),
+    errors.GpuAllocationError: (
+        errors.GpuAllocationError(2, 3, 4, "CUDA_VISIBLE_DEVICES=0,1,2,3"),
+        ValueError,
+    ),
     errors.LauncherError: (
         errors.LauncherError("slurm", "sbatch not found", "install slurm-client"),
         RuntimeError,

@@ -36,9 +36,7 @@ def _columns(args: Namespace, rows: list[dict[str, Any]], everything: bool) -> l
             if c not in quiet
             and not (args.history and c.startswith("code."))
             and (c != "sweep" or len(sweeps) > 1)
-        ] + (
-            ["exception"] if any(r.get("exception") for r in rows) else []
-        )
+        ] + (["exception"] if any(r.get("exception") for r in rows) else [])
     wanted = [c for part in args.columns for c in part.split(",") if c.strip()]
     wanted = [c.strip() for c in wanted]
     unknown = [c for c in wanted if c not in available]

@@ -28,6 +28,8 @@ ENGINE_DESTS = frozenset(
         "fail_fast",
         "worker_of",
         "slurm_options",
+        "slurm_poll",
+        "gpus_per_worker",
     }
 )
 """Options of the engine itself: they never change what a combination computes."""
@@ -92,6 +94,26 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         help='extra sbatch options for --launcher slurm, e.g. "--time=1:00:00 -p short"',
     )
     group.add_argument(
+        "--slurm-poll",
+        dest="slurm_poll",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between two squeue calls of --launcher slurm, doubled while nothing "
+        "changes up to 8 times (default 30); the end of the sweep is read from the "
+        "experiment directory, not from squeue",
+    )
+    group.add_argument(
+        "--gpus-per-worker",
+        dest="gpus_per_worker",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="give each worker its own K GPUs: local workers split the visible ones "
+        "(CUDA_VISIBLE_DEVICES, else nvidia-smi -L) into CUDA_VISIBLE_DEVICES; "
+        "--launcher slurm asks for --gpus-per-task=K",
+    )
+    group.add_argument(
         "--lease",
         type=float,
         default=600.0,
@@ -136,6 +158,26 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         help="stop at the first failed combination",
     )
     group.add_argument("--worker-of", dest="worker_of", default=None, help=argparse.SUPPRESS)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Callable, Union
 from sweepstack.errors import StoreWriteError
 
 __all__ = [
+    "FILE_MODE",
     "TMP_SUFFIX",
     "atomic_create",
     "atomic_write",
@@ -32,7 +33,6 @@ __all__ = [
     "is_temp_name",
     "publish_dir",
     "read_bytes",
-    "FILE_MODE",
     "reason_of",
     "temp_name",
 ]
@@ -180,9 +180,7 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def atomic_write(
-    path: str, content: Content, *, fsync: bool = True, mode: int = FILE_MODE
-) -> None:
+def atomic_write(path: str, content: Content, *, fsync: bool = True, mode: int = FILE_MODE) -> None:
     """Replace ``path`` with ``content`` atomically.
 
     ``fsync=False`` skips the two fsyncs for files that may be lost in a crash (hints,

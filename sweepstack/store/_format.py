@@ -32,6 +32,7 @@ from typing import Any
 from sweepstack.errors import CorruptEntryError, FormatVersionError, UnstorableValueError
 
 __all__ = [
+    "ATTEMPT_KEYS",
     "CACHE_DIR",
     "EXPERIMENT_FILE",
     "FIELDS_FILE",
@@ -39,7 +40,6 @@ __all__ = [
     "FORMAT_VERSION",
     "KNOWN_TOP_LEVEL",
     "LOGS_DIR",
-    "ATTEMPT_KEYS",
     "LOG_SUMMARY_KEYS",
     "QUARANTINE_DIR",
     "RECORDS_DIR",
@@ -56,6 +56,7 @@ __all__ = [
     "SWEEPER_SNAPSHOT",
     "SWEEPER_SWEEPS",
     "SWEEPS_DIR",
+    "attempt_entry",
     "check_format",
     "dumps",
     "encode_document",
@@ -70,7 +71,6 @@ __all__ = [
     "parse_log",
     "parse_record",
     "parse_run",
-    "attempt_entry",
     "record_summary",
     "shard",
     "type_name",
@@ -352,7 +352,17 @@ def record_summary(document: Mapping[str, Any]) -> dict[str, Any]:
     return summary
 
 
-ATTEMPT_KEYS = ("attempt", "duration", "ended", "fields", "host", "run", "started", "status", "written")
+ATTEMPT_KEYS = (
+    "attempt",
+    "duration",
+    "ended",
+    "fields",
+    "host",
+    "run",
+    "started",
+    "status",
+    "written",
+)
 """Keys of a record kept in its ``history`` when a later attempt replaces it."""
 
 

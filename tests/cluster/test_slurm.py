@@ -237,3 +237,55 @@ def test_the_plain_batch_script_example_runs_srun_tasks_that_share_one_sweep(slu
     assert all(r["status"] == "done" for r in records)
     runs = sweepstack.open(path).runs
     assert len(runs) == 2 and {r.status for r in runs} == {"complete"}  # one per srun task
+
+
+def _counting_squeue(folder, env: dict) -> dict:
+    """A PATH in which squeue logs each call to ``folder/calls`` before running the real one."""
+    real = subprocess.run(
+        ["sh", "-c", "command -v squeue"], env=env, capture_output=True, text=True
+    ).stdout.strip()
+    tool = folder / "squeue"
+    tool.write_text(f'#!/bin/sh\necho "$@" >> {folder / "calls"}\nexec {real} "$@"\n')
+    tool.chmod(0o755)
+    return {**env, "PATH": f"{folder}{os.pathsep}{env['PATH']}"}
+
+
+def _calls(folder) -> int:
+    calls = folder / "calls"
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+
+@pytest.mark.timeout(90)
+def test_the_launcher_learns_the_end_from_the_directory_and_calls_squeue_rarely(slurm, tmp_path):
+    # the default --slurm-poll of 30 s: a sweep of a few seconds ends without waiting for it
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    env = _counting_squeue(tools, slurm.env)
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    start = time.monotonic()
+    proc = _launch(
+        Slurm(slurm.folder, env), path, marks, "--n", "20", "--work", "0.1", "--workers", "3"
+    )
+    _, err = proc.communicate(timeout=80)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, err
+    _all_done_once(path, 20)
+    assert elapsed < 25, elapsed
+    # a confirming call or two once the directory says the sweep is complete
+    assert _calls(tools) <= 4, (tools / "calls").read_text()
+
+
+@pytest.mark.timeout(60)
+def test_gpus_per_worker_asks_slurm_for_gpus_per_task(slurm, tmp_path):
+    # this test cluster has no GPU: SLURM refuses the array, which shows what was asked
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _launch(slurm, path, marks, "--workers", "2", "--gpus-per-worker", "2")
+    _, err = proc.communicate(timeout=50)
+    assert proc.returncode != 0
+    assert "sbatch rejected the job array" in err, err
+    launcher, _ = _runs(path)
+    with open(
+        launcher.get("slurm_script")
+        or os.path.join(path, "logs", "slurm", f"{launcher.reference}.sbatch")
+    ) as f:
+        assert "#SBATCH --gpus-per-task=2" in f.read()

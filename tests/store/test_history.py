@@ -149,7 +149,9 @@ def test_results_history_and_compare_commands(rerun, tmp_path):
     done = command("results", rerun, "--history", "--json")
     assert done.returncode == 0, done.stderr
     rows = json.loads(done.stdout)
-    assert sorted((r["i"], r["attempt"]) for r in rows) == [(i, a) for i in range(3) for a in (1, 2)]
+    assert sorted((r["i"], r["attempt"]) for r in rows) == [
+        (i, a) for i in range(3) for a in (1, 2)
+    ]
     assert all(r["code.compute"] and r["code.halve"] for r in rows)
     table = command("results", rerun, "--history")
     assert "attempt" in table.stdout and "6 row(s)" in table.stdout
