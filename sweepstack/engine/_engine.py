@@ -324,6 +324,7 @@ class Engine:
                 "launcher",
                 "slurm_options",
                 "slurm_poll",
+                "sge_options",
                 "gpus_per_worker",
             },
         )
@@ -359,6 +360,19 @@ class Engine:
                     run,
                     progress,
                     args.slurm_options,
+                    poll=args.slurm_poll,
+                    gpus_per_task=args.gpus_per_worker,
+                )
+            elif args.launcher == "sge":
+                from sweepstack.engine._sge import run_sge_workers
+
+                code = run_sge_workers(
+                    command,
+                    args.workers,
+                    xd,
+                    run,
+                    progress,
+                    args.sge_options,
                     poll=args.slurm_poll,
                     gpus_per_task=args.gpus_per_worker,
                 )

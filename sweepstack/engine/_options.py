@@ -29,6 +29,7 @@ ENGINE_DESTS = frozenset(
         "worker_of",
         "slurm_options",
         "slurm_poll",
+        "sge_options",
         "gpus_per_worker",
     }
 )
@@ -82,9 +83,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--launcher",
-        choices=["local", "slurm"],
+        choices=["local", "slurm", "sge"],
         default="local",
-        help="where --workers run: here (local) or as a SLURM job array (slurm)",
+        help="where --workers run: here (local), as a SLURM job array (slurm) or as a "
+        "Grid Engine array job (sge)",
     )
     group.add_argument(
         "--slurm-options",
@@ -94,12 +96,21 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         help='extra sbatch options for --launcher slurm, e.g. "--time=1:00:00 -p short"',
     )
     group.add_argument(
+        "--sge-options",
+        dest="sge_options",
+        default="",
+        metavar="OPTS",
+        help='extra qsub options for --launcher sge, e.g. "-q long.q -l h_rt=4:00:00"',
+    )
+    group.add_argument(
         "--slurm-poll",
+        "--poll",
         dest="slurm_poll",
         type=_positive,
         default=30.0,
         metavar="SECONDS",
-        help="seconds between two squeue calls of --launcher slurm, doubled while nothing "
+        help="seconds between two squeue (or qstat) calls of --launcher slurm (or sge), "
+        "doubled while nothing "
         "changes up to 8 times (default 30); the end of the sweep is read from the "
         "experiment directory, not from squeue",
     )
@@ -111,7 +122,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help="give each worker its own K GPUs: local workers split the visible ones "
         "(CUDA_VISIBLE_DEVICES, else nvidia-smi -L) into CUDA_VISIBLE_DEVICES; "
-        "--launcher slurm asks for --gpus-per-task=K",
+        "--launcher slurm asks for --gpus-per-task=K, --launcher sge for -l gpu=K",
     )
     group.add_argument(
         "--lease",
