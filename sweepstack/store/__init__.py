@@ -9,7 +9,7 @@ from sweepstack.store._check import Problem
 from sweepstack.store._directory import ExperimentDir
 from sweepstack.store._experiment import Experiment, open
 from sweepstack.store._fields import FieldDict, validate_field
-from sweepstack.store._results import Results
+from sweepstack.store._results import Results, changed_fields
 from sweepstack.store._runs import Run
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Problem",
     "Results",
     "Run",
+    "changed_fields",
     "open",
     "validate_field",
 ]

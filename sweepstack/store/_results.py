@@ -361,7 +361,10 @@ def _attempts(document: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def changed_fields(
-    documents: Iterable[tuple[str, Mapping[str, Any]]], run_a: str, run_b: str
+    documents: Iterable[tuple[str, Mapping[str, Any]]],
+    run_a: str,
+    run_b: str,
+    group: Mapping[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """The fields that differ between the done attempts of two runs, per combination.
 
@@ -371,15 +374,19 @@ def changed_fields(
     (``sweep``, ``key``, the params, then ``field``, ``a`` and ``b``; a field missing
     from one side is None there) and counts of combinations: done in both runs
     (``both``), only in ``run_a`` (``only_a``), only in ``run_b`` (``only_b``), and
-    with a changed field (``changed``).
+    with a changed field (``changed``). ``group`` maps a run to the one it belongs to
+    (the workers of a launcher to the launcher's run), so that ``run_a`` and ``run_b``
+    may name launches.
     """
     changed: list[dict[str, Any]] = []
     counts = {"both": 0, "only_a": 0, "only_b": 0, "changed": 0}
     for sweep, document in documents:
         found: dict[str, dict[str, Any]] = {}
         for entry in _attempts(document):
-            if entry.get("status") == "done" and entry.get("run") in (run_a, run_b):
-                found[entry["run"]] = entry  # oldest first: the last one wins
+            run = entry.get("run")
+            run = group.get(run, run) if group is not None and isinstance(run, str) else run
+            if entry.get("status") == "done" and run in (run_a, run_b):
+                found[run] = entry  # oldest first: the last one wins
         if run_a not in found or run_b not in found:
             if run_a in found:
                 counts["only_a"] += 1

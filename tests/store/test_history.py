@@ -12,9 +12,10 @@ import pytest
 import sweepstack
 from sweepstack import param_key
 from sweepstack.errors import UnknownRunError
+from sweepstack.report import report_html
 from sweepstack.store import ExperimentDir
 from sweepstack.store._records import RecordStore
-from tests.cli.experiments import command
+from tests.cli.experiments import command, run_script
 
 KEYS = [param_key({"n": n}) for n in range(3)]
 
@@ -137,8 +138,6 @@ def rerun(tmp_path):
     path = str(tmp_path / "exp")
     script = os.path.join(os.path.dirname(__file__), "..", "engine", "engines.py")
     for extra in ((), ("--overwrite",)):
-        from tests.cli.experiments import run_script
-
         run_script(script, "Counting", "-c", path, "--n", "3", "--no-progress", *extra)
         if not extra:
             assert command("reset", path, "--done").returncode == 0
@@ -164,3 +163,27 @@ def test_results_history_and_compare_commands(rerun, tmp_path):
     assert "0 of 3 combination(s) done in both runs changed" in same.stdout
     unknown = command("compare", rerun, "1", "7")
     assert unknown.returncode == 2 and "no run '7'" in unknown.stderr
+
+
+def test_the_report_shows_what_changed_since_the_previous_launch(tmp_path, monkeypatch):
+    # a field that depends on the environment: CUDA_VISIBLE_DEVICES recorded by each worker
+    path = str(tmp_path / "exp")
+    script = os.path.join(os.path.dirname(__file__), "..", "engine", "engines.py")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    run_script(script, "Devices", "-c", path, "--n", "3", "--no-progress")
+    assert command("reset", path, "--done").returncode == 0
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    run_script(
+        script, "Devices", "-c", path, "--n", "4", "--no-progress", "--overwrite",
+        "--workers", "2", "--gpus-per-worker", "1",
+    )  # fmt: skip
+    page = report_html(path)
+    runs = sweepstack.open(path).runs
+    first = runs[0].reference
+    launcher = next(r.reference for r in runs if r.get("role") == "launcher")
+    assert "Changes since the previous run" in page
+    assert f"Run <code>{launcher}</code> against the previous run <code>{first}</code>" in page
+    assert "3 of 3 combination(s) completed in both changed; 1 completed only in the latest" in page
+    assert (
+        "<td>cuda</td><td>7</td><td>0</td>" in page or "<td>cuda</td><td>7</td><td>1</td>" in page
+    )
