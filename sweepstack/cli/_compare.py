@@ -20,8 +20,10 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
             f"--sweep {args.sweep}",
             f"no records of that sweep; sweeps: {', '.join(experiment.sweeps()) or 'none yet'}",
         )
-    a = experiment.run_reference(args.run_a)
-    b = experiment.run_reference(args.run_b)
+    runs = {r.reference: r for r in experiment.runs}
+    a, b = (experiment.run_reference(r) for r in (args.run_a, args.run_b))
+    # a worker's run stands for its launch, as compare() counts it
+    a, b = (str(runs[r].get("parent") or r) if r in runs else r for r in (a, b))
     rows, counts = experiment.compare(a, b, sweep=args.sweep)
     head = [c for c in order_columns(rows) if c not in ("field", "a", "b")] if rows else []
     columns = [*head, "field", "a", "b"]

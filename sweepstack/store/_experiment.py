@@ -222,7 +222,9 @@ class Experiment:
         """The fields that changed between two runs, combination by combination.
 
         Each combination done in both runs compares its last done attempt of each
-        (MLflow's run comparison, per combination). Returns one row per changed field
+        (MLflow's run comparison, per combination). A launch with ``--workers`` or a
+        scheduler's launcher is one run: its workers' attempts count as its own, and
+        naming one of its workers names the launch. Returns one row per changed field
         (``sweep``, ``key``, the params, ``field``, ``a``, ``b``) and counts of
         combinations: ``both``, ``only_a``, ``only_b``, ``changed``.
 
@@ -231,7 +233,9 @@ class Experiment:
 
         >>> rows, counts = exp.compare(1, 2)  # doctest: +SKIP
         """
-        a, b = self.run_reference(run_a), self.run_reference(run_b)
+        runs = self.runs
+        group = {r.reference: str(r.get("parent") or r.reference) for r in runs}
+        a, b = (group.get(ref, ref) for ref in map(self.run_reference, (run_a, run_b)))
         errors: list[CorruptEntryError] = []
 
         def documents() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -240,7 +244,7 @@ class Experiment:
                     yield name, document
 
         with gc_paused():
-            rows, counts = changed_fields(documents(), a, b)
+            rows, counts = changed_fields(documents(), a, b, group)
         return Results(rows, errors), counts
 
     def recent_results(self, seconds: float, sweep: str | None = None) -> Results:

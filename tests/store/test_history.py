@@ -181,6 +181,12 @@ def test_the_report_shows_what_changed_since_the_previous_launch(tmp_path, monke
     runs = sweepstack.open(path).runs
     first = runs[0].reference
     launcher = next(r.reference for r in runs if r.get("role") == "launcher")
+    # a launch with --workers is one run for compare too, named by any of its runs
+    worker = next(r.number for r in runs if r.get("parent") == launcher)
+    _, counts = sweepstack.open(path).compare(1, worker)
+    assert counts == {"both": 3, "only_a": 0, "only_b": 1, "changed": 3}
+    done = command("compare", path, "1", launcher, "--json")
+    assert json.loads(done.stdout)["run_b"] == launcher, done.stderr
     assert "Changes since the previous run" in page
     assert f"Run <code>{launcher}</code> against the previous run <code>{first}</code>" in page
     assert "3 of 3 combination(s) completed in both changed; 1 completed only in the latest" in page
