@@ -112,7 +112,7 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         help="seconds between two squeue (or qstat) calls of --launcher slurm (or sge), "
         "doubled while nothing "
         "changes up to 8 times (default 30); the end of the sweep is read from the "
-        "experiment directory, not from squeue",
+        "experiment directory, not from the scheduler",
     )
     group.add_argument(
         "--gpus-per-worker",

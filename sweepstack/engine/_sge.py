@@ -134,10 +134,12 @@ def _submit(qsub: str, script: str, options: str) -> str:
 def _task_states(qstat: str, job: str) -> dict[str, str] | None:
     """State of each listed task ("12.3" -> "r", "qw", "Eqw"...); None if unknown now.
 
-    ``-g d`` lists the tasks of an array one per line. Ended tasks are not listed.
+    ``-g d`` lists the tasks of an array one per line; without ``-u`` only this user's
+    jobs are listed, which keeps the answer small on a busy cluster. Ended tasks are
+    not listed.
     """
     try:
-        done = _run([qstat, "-u", "*", "-g", "d"], timeout=60)
+        done = _run([qstat, "-g", "d"], timeout=60)
     except subprocess.TimeoutExpired:
         return None
     if done.returncode != 0:
