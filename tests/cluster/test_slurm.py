@@ -245,7 +245,9 @@ def _counting_squeue(folder, env: dict) -> dict:
         ["sh", "-c", "command -v squeue"], env=env, capture_output=True, text=True
     ).stdout.strip()
     tool = folder / "squeue"
-    tool.write_text(f'#!/bin/sh\necho "$@" >> {folder / "calls"}\nexec {real} "$@"\n')
+    tool.write_text(
+        f'#!/bin/sh\necho "$(date +%s.%N) $*" >> {folder / "calls"}\nexec {real} "$@"\n'
+    )
     tool.chmod(0o755)
     return {**env, "PATH": f"{folder}{os.pathsep}{env['PATH']}"}
 
@@ -273,6 +275,28 @@ def test_the_launcher_learns_the_end_from_the_directory_and_calls_squeue_rarely(
     assert elapsed < 25, elapsed
     # a confirming call or two once the directory says the sweep is complete
     assert _calls(tools) <= 4, (tools / "calls").read_text()
+
+
+@pytest.mark.timeout(90)
+def test_squeue_calls_back_off_while_the_tasks_states_do_not_change(slurm, tmp_path):
+    # 3 tasks on 2 CPUs: 2 run and 1 waits for the whole sweep, so nothing changes
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    env = _counting_squeue(tools, slurm.env)
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _launch(
+        Slurm(slurm.folder, env), path, marks,
+        "--n", "40", "--work", "0.4", "--workers", "3", "--slurm-poll", "1",
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=80)
+    assert proc.returncode == 0, err
+    times = [float(line.split()[0]) for line in (tools / "calls").read_text().splitlines()]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # 1 s, then about 2, 4, 8... while the states stay the same, never more than 8 s
+    assert len(gaps) >= 3, gaps
+    growing = [later >= 1.5 * earlier for earlier, later in zip(gaps, gaps[1:3])]
+    assert any(growing), gaps
+    assert max(gaps) < 8 + 2, gaps
 
 
 @pytest.mark.timeout(60)
