@@ -8,7 +8,7 @@ from argparse import Namespace
 
 from sweepstack.cli._output import Output, warn
 from sweepstack.errors import QueryError
-from sweepstack.report._columns import cell, order_columns
+from sweepstack.report._columns import cell, order_columns, sort_rows
 from sweepstack.store import Experiment
 
 __all__ = ["run"]
@@ -24,7 +24,9 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
     a, b = (experiment.run_reference(r) for r in (args.run_a, args.run_b))
     # a worker's run stands for its launch, as compare() counts it
     a, b = (str(runs[r].get("parent") or r) if r in runs else r for r in (a, b))
-    rows, counts = experiment.compare(a, b, sweep=args.sweep)
+    changed, counts = experiment.compare(a, b, sweep=args.sweep)
+    errors = changed.errors
+    rows = sort_rows(list(changed))  # by the parameters, as `results` orders them
     head = [c for c in order_columns(rows) if c not in ("field", "a", "b")] if rows else []
     columns = [*head, "field", "a", "b"]
     if args.json:
@@ -36,7 +38,8 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
         writer.writerow(columns)
         writer.writerows([r.get(c) for c in columns] for r in rows)
     else:
-        shown = [c for c in columns if c != "key"]
+        one_sweep = len({r.get("sweep") for r in rows}) <= 1
+        shown = [c for c in columns if c != "key" and not (c == "sweep" and one_sweep)]
         names = {"a": a, "b": b}
         if rows:
             out.table([names.get(c, c) for c in shown], [[r.get(c) for c in shown] for r in rows])
@@ -45,9 +48,9 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
             f"changed ({len(rows)} field(s)); done only in {a}: {counts['only_a']}, "
             f"only in {b}: {counts['only_b']}"
         )
-    if rows.errors:
+    if errors:
         warn(
-            f"{len(rows.errors)} unreadable record(s) left out; `sweepstack check "
+            f"{len(errors)} unreadable record(s) left out; `sweepstack check "
             f"{experiment.path}` lists them"
         )
     return 0

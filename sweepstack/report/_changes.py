@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from sweepstack.report._columns import cell
+from sweepstack.report._columns import cell, sort_rows
 from sweepstack.store import Run, changed_fields
 
 __all__ = ["changes_section"]
@@ -50,7 +50,8 @@ def changes_section(documents: dict[str, list[dict[str, Any]]], runs: list[Run])
         )
     previous, latest = ordered[-2], ordered[-1]
     pairs = ((sweep, d) for sweep, records in documents.items() for d in records)
-    rows, counts = changed_fields(pairs, previous, latest, group)
+    changed, counts = changed_fields(pairs, previous, latest, group)
+    rows = sort_rows(changed)
     summary = (
         f"<p>Run <code>{_e(latest)}</code> against the previous run <code>{_e(previous)}</code>: "
         f"{counts['changed']} of {counts['both']} combination(s) completed in both changed; "
