@@ -30,8 +30,8 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
     head = [c for c in order_columns(rows) if c not in ("field", "a", "b")] if rows else []
     columns = [*head, "field", "a", "b"]
     if args.json:
-        changed = [{c: cell(r.get(c)) for c in columns if c in r} for r in rows]
-        document = {"run_a": a, "run_b": b, "counts": counts, "changed": changed}
+        items = [{c: cell(r.get(c)) for c in columns if c in r} for r in rows]
+        document = {"run_a": a, "run_b": b, "counts": counts, "changed": items}
         out.stream.write(json.dumps(document, ensure_ascii=False, default=str, indent=1) + "\n")
     elif args.csv:
         writer = csv.writer(out.stream, lineterminator="\n")

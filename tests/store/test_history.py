@@ -123,10 +123,13 @@ def test_rewrite_cost_does_not_grow_with_the_number_of_records(tmp_path):
         keys = [param_key({"n": n}) for n in range(records)]
         for n, key in enumerate(keys):
             store.write("main", key, {"params": {"n": n}, "status": "done"}, fsync=False)
-        start = time.perf_counter()
-        for key in keys[:100]:
-            store.write("main", key, {"params": {}, "status": "done"}, fsync=False)
-        return time.perf_counter() - start
+        timings = []
+        for _ in range(3):  # the fastest of three: a busy machine slows some, never speeds
+            start = time.perf_counter()
+            for key in keys[:100]:
+                store.write("main", key, {"params": {}, "status": "done"}, fsync=False)
+            timings.append(time.perf_counter() - start)
+        return min(timings)
 
     small, large = cost(100), cost(2000)
     assert large < 3 * small + 0.05, (small, large)
