@@ -189,3 +189,19 @@ def test_a_refused_write_names_the_file_and_the_missing_permission(lab):
     assert "docs/security.md" in err
     after = sorted((r["key"], r["status"], r["attempt"]) for r in sweepstack.open(path).results())
     assert after == before  # nothing alice wrote was changed
+
+
+@pytest.mark.timeout(120)
+def test_a_lock_file_a_member_may_not_write_is_named_with_its_permissions(lab):
+    # an experiment made before files were group-writable: folders shared, lock files not
+    path = os.path.join(lab.folder, "old")
+    first = lab.run(lab.alice, "002", "Counting", "-c", path, "--n", "3", "--no-progress")
+    assert first.returncode == 0, first.stderr
+    lock = os.path.join(path, "sweeps", "main", "lock")
+    os.chmod(lock, 0o644)
+    refused = lab.run(lab.bob, "002", "Counting", "-c", path, "--n", "5", "--no-progress")
+    assert refused.returncode != 0
+    assert f"permission denied: the file {lock} is -rw-r--r-- {lab.alice}:{lab.group}" in (
+        refused.stderr
+    ), refused.stderr
+    assert "lacks write (w) permission" in refused.stderr
