@@ -8,6 +8,8 @@ import sqlite3
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import sweepstack
 from sweepstack import param_key
@@ -65,6 +67,46 @@ def test_a_rewritten_record_keeps_its_earlier_attempts_with_run_fields_code_and_
     assert second["status"] == "failed"
     assert second["exception"] == {"type": "ValueError", "message": "bad"}  # no traceback
     assert xd.read_record("main", KEYS[0])["history"] == stored["history"]
+
+
+_attempt = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["done", "failed"]),
+        "run": st.sampled_from(["E_1", "E_2", "E_3"]),
+        "error": st.floats(allow_nan=False, allow_infinity=False, width=32),
+        "code": st.sampled_from(["c0", "c1"]),
+    }
+)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(attempts=st.lists(_attempt, min_size=1, max_size=6))
+def test_every_write_of_a_key_is_kept_in_order_and_history_lists_the_done_ones(
+    tmp_path_factory, attempts
+):
+    xd = ExperimentDir.create_or_open(tmp_path_factory.mktemp("exp"))
+    store = RecordStore(os.path.join(xd.path, "records"))  # no fsync: many examples
+    for a in attempts:
+        document = {
+            "params": {"n": 0},
+            "status": a["status"],
+            "run": a["run"],
+            "fields": {"error": a["error"]},
+            "stages": [_stage("fit", a["code"])],
+        }
+        stored = store.write("main", KEYS[0], document, fsync=False)
+    kept = [*stored["history"], stored]
+    assert [(e["run"], e["status"], e["fields"]["error"]) for e in kept] == [
+        (a["run"], a["status"], a["error"]) for a in attempts
+    ]
+    assert [e["attempt"] for e in kept] == list(range(1, len(attempts) + 1))
+    rows = sweepstack.open(xd.path).history()
+    done = [a for a in attempts if a["status"] == "done"]
+    assert [(r["run"], r["error"], r["code.fit"]) for r in rows] == [
+        (a["run"], a["error"], a["code"]) for a in done
+    ]
 
 
 def test_a_first_write_has_an_empty_history(xd):
