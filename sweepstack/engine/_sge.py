@@ -248,15 +248,38 @@ def run_sge_workers(
             time.sleep(min(0.2, poll))
         for name, counts in watcher.counts().items():
             progress.update(name, counts, force=True)
+    reasons: list[str] = []
     if errored:
+        reasons = _error_reasons(qstat, job)
         _run([qdel, *sorted(errored)])  # a task in error waits for ever; nothing will clear it
     if cancelled:
         return 130
-    return _outcome(job, errored, xd, run, watcher, logs)
+    return _outcome(job, errored, reasons, xd, run, watcher, logs)
+
+
+def _error_reasons(qstat: str, job: str) -> list[str]:
+    """Grid Engine's own words for tasks in an error state (``qstat -j``'s error reasons)."""
+    try:
+        done = _run([qstat, "-j", job], timeout=60)
+    except subprocess.TimeoutExpired:
+        return []
+    reasons = []
+    for line in done.stdout.splitlines():
+        if line.startswith("error reason"):
+            text = line.split(":", 1)[-1].strip()
+            # "12/02/2026 06:09:03 [0:16711]: error: can't chdir to ...": keep the message
+            reasons.append(text.split("]: ", 1)[-1])
+    return sorted(set(reasons))
 
 
 def _outcome(
-    job: str, errored: set[str], xd: ExperimentDir, run: Any, watcher: SweepWatcher, logs: str
+    job: str,
+    errored: set[str],
+    reasons: list[str],
+    xd: ExperimentDir,
+    run: Any,
+    watcher: SweepWatcher,
+    logs: str,
 ) -> int:
     try:
         errors = [r.reference for r in _worker_runs(xd, run.reference) if r.status == "error"]
@@ -264,11 +287,12 @@ def _outcome(
         errors = []
     if errored or errors:
         _log.error(
-            "array job %s: %s failed; see %s and the workers' runs %s",
+            "array job %s: %s failed%s; see %s and the workers' runs %s",
             job,
             ", ".join(f"task {t} (error state)" for t in sorted(errored)) or "a worker",
+            f" ({'; '.join(reasons)})" if reasons else "",
             os.path.join(logs, f"{job}.<task>.out"),
-            ", ".join(errors),
+            ", ".join(errors) or "(none recorded)",
         )
         return 1
     left = {

@@ -158,3 +158,16 @@ def test_without_qsub_the_launcher_says_where_to_run_it(tmp_path):
     _, err = proc.communicate(timeout=25)
     assert proc.returncode != 0
     assert "qsub was not found on PATH" in err and "--launcher local" in err, err
+
+
+@pytest.mark.timeout(60)
+def test_tasks_in_an_error_state_fail_the_launch_with_grid_engines_reason(sge, tmp_path):
+    # a working folder that does not exist on the node: Grid Engine holds the tasks in Eqw
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _launch(path, marks, "--workers", "2", "--poll", "2", "--sge-options=-wd /nonexistent")
+    _, err = proc.communicate(timeout=50)
+    assert proc.returncode == 1, err
+    assert "(error state)" in err and "can't chdir to /nonexistent" in err, err
+    launcher, _ = _runs(path)
+    assert launcher.status == "error"
+    assert _listed(launcher.get("sge_job")) == ""  # deleted, not left waiting for ever
