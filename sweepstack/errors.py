@@ -35,6 +35,7 @@ __all__ = [
     "FieldValueError",
     "ForeignFormatError",
     "FormatVersionError",
+    "GpuAllocationError",
     "JournalCorruptError",
     "JournalWarning",
     "LauncherError",
@@ -60,6 +61,7 @@ __all__ = [
     "UnknownAttributeError",
     "UnknownCombinationError",
     "UnknownOutputError",
+    "UnknownRunError",
     "UnstorableValueError",
     "is_environment_error",
 ]
@@ -653,7 +655,43 @@ class QueryError(SweepstackError, ValueError):
         )
 
 
+class UnknownRunError(SweepstackError, KeyError):
+    """A run named by number or reference (``sweepstack compare``) is not in the experiment."""
+
+    def __init__(self, run: str, path: str, known: list[str]) -> None:
+        super().__init__(run, path, known)
+        self.run = run
+        self.path = path
+        self.known = known
+
+    def __str__(self) -> str:
+        listed = ", ".join(self.known[-5:]) or "none"
+        return (
+            f"no run {self.run!r} in {self.path}: give a run number or reference "
+            f"(the last runs: {listed}; `sweepstack status {self.path}` lists them)"
+        )
+
+
 # --- the engine ----------------------------------------------------------------------------
+
+
+class GpuAllocationError(SweepstackError, ValueError):
+    """``--gpus-per-worker`` asks for more devices than are visible here."""
+
+    def __init__(self, per_worker: int, workers: int, visible: int, source: str) -> None:
+        super().__init__(per_worker, workers, visible, source)
+        self.per_worker = per_worker
+        self.workers = workers
+        self.visible = visible
+        self.source = source
+
+    def __str__(self) -> str:
+        return (
+            f"--gpus-per-worker {self.per_worker} for {self.workers} worker(s) needs "
+            f"{self.per_worker * self.workers} GPU(s), and {self.visible} are visible "
+            f"({self.source}): lower --workers or --gpus-per-worker, or set "
+            "CUDA_VISIBLE_DEVICES to the devices to use"
+        )
 
 
 class LauncherError(SweepstackError, RuntimeError):

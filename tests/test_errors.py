@@ -109,9 +109,17 @@ EXAMPLES = {
         errors.UnknownOutputError("3f2a9c0d1e4b", "model", ("points", "pi"), "train"),
         KeyError,
     ),
+    errors.GpuAllocationError: (
+        errors.GpuAllocationError(2, 3, 4, "CUDA_VISIBLE_DEVICES=0,1,2,3"),
+        ValueError,
+    ),
     errors.LauncherError: (
         errors.LauncherError("slurm", "sbatch not found", "install slurm-client"),
         RuntimeError,
+    ),
+    errors.UnknownRunError: (
+        errors.UnknownRunError("9", "/x/exp", ["E_1_2026-01-01-T000000"]),
+        KeyError,
     ),
     errors.QueryError: (
         errors.QueryError("error < 0.01 and", "not an expression: invalid syntax at column 16"),

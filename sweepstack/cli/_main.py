@@ -74,7 +74,8 @@ _COMMANDS: dict[str, dict[str, str]] = {
         "  sweepstack results results/pi --sort error:desc n\n"
         "  sweepstack results results/pi --sqlite pi.db && sqlite3 pi.db "
         "'select estimator, avg(error) from results group by estimator'\n"
-        "  sweepstack results results/pi --parquet pi.parquet",
+        "  sweepstack results results/pi --parquet pi.parquet\n"
+        "  sweepstack results results/pi --history --csv > attempts.csv",
     },
     "failures": {
         "help": "each failed combination: params, stage, exception, traceback",
@@ -87,6 +88,19 @@ _COMMANDS: dict[str, dict[str, str]] = {
         "examples": "sweepstack failures results/pi\n"
         "  sweepstack failures results/pi --where \"estimator == 'plain'\" --full\n"
         "  sweepstack failures results/pi --json | jq '.[].message'",
+    },
+    "compare": {
+        "help": "the fields that changed between two runs, combination by combination",
+        "description": (
+            "For each combination done in both runs (by number or reference, as "
+            "`sweepstack runs` lists them), compare the last done attempt of each and "
+            "print one row per field whose value changed: the combination's parameters, "
+            "the field, its value in RUN_A and in RUN_B, as MLflow compares two runs. "
+            "Combinations done in one run only are counted. Earlier attempts are kept "
+            "in each record (see `sweepstack results --history`)."
+        ),
+        "examples": "sweepstack compare results/pi 1 2\n"
+        "  sweepstack compare results/pi 3 4 --csv > changed.csv",
     },
     "runs": {
         "help": "the run registry, with the line reproducing each run",
@@ -225,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a Parquet file (needs pyarrow: pip install sweepstack[parquet])",
     )
     results.add_argument(
-        "--table", default="results", help="the table --sqlite replaces (default: results)"
+        "--table",
+        default=None,
+        help="the table --sqlite replaces (default: results, or history with --history)",
     )
     results.add_argument("--where", metavar="EXPR", help="keep the rows where EXPR is true")
     results.add_argument(
@@ -242,6 +258,20 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument(
         "--verify", action="store_true", help="read every record file, not the index (slower)"
     )
+    results.add_argument(
+        "--history",
+        action="store_true",
+        help="one row per completed attempt of each combination, oldest first, with the "
+        "code fingerprint of each stage (code.STAGE columns); --sqlite's table: history",
+    )
+
+    compare = sub["compare"]
+    compare.add_argument("run_a", metavar="RUN_A", help="the earlier run: number or reference")
+    compare.add_argument("run_b", metavar="RUN_B", help="the later run: number or reference")
+    compare_form = compare.add_mutually_exclusive_group()
+    compare_form.add_argument("--csv", action="store_true", help="CSV on stdout")
+    compare_form.add_argument("--json", action="store_true", help="a JSON document on stdout")
+    compare.add_argument("--sweep", metavar="NAME", help="only the records of this sweep")
 
     failures = sub["failures"]
     failures.add_argument("--where", metavar="EXPR", help="only the rows where EXPR is true")
@@ -336,6 +366,7 @@ def _main(argv: Sequence[str] | None) -> int:
         QueryError,
         StoreValueError,
         SweepstackError,
+        UnknownRunError,
     )
     from sweepstack.store import open as open_experiment
 
@@ -348,7 +379,13 @@ def _main(argv: Sequence[str] | None) -> int:
         experiment = open_experiment(args.dir)
         command = importlib.import_module(f"sweepstack.cli._{args.command}")
         return int(command.run(args, experiment, out))
-    except (ExperimentNotFoundError, FormatVersionError, QueryError, StoreValueError) as err:
+    except (
+        ExperimentNotFoundError,
+        FormatVersionError,
+        QueryError,
+        StoreValueError,
+        UnknownRunError,
+    ) as err:
         error(str(err))
         return 2
     except SweepstackError as err:
@@ -361,7 +398,9 @@ def _main(argv: Sequence[str] | None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return 1
     except PermissionError as err:
-        error(f"{err.filename or args.dir}: permission denied")
+        from sweepstack.store._atomic import reason_of
+
+        error(f"{err.filename or args.dir}: {reason_of(err)}")
         return 2
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
         error(f"{err.filename or args.dir}: {err.strerror or err}")  # an output path given

@@ -30,9 +30,15 @@ def _columns(args: Namespace, rows: list[dict[str, Any]], everything: bool) -> l
         if everything:
             return available
         sweeps = {r.get("sweep") for r in rows}
-        return [c for c in available if c not in _QUIET and (c != "sweep" or len(sweeps) > 1)] + (
-            ["exception"] if any(r.get("exception") for r in rows) else []
-        )
+        # a history's rows are told apart by run and attempt; the code columns are for files
+        quiet = (_QUIET - {"run", "attempt"}) | {"written"} if args.history else _QUIET
+        return [
+            c
+            for c in available
+            if c not in quiet
+            and not (args.history and c.startswith("code."))
+            and (c != "sweep" or len(sweeps) > 1)
+        ] + (["exception"] if any(r.get("exception") for r in rows) else [])
     wanted = [c for part in args.columns for c in part.split(",") if c.strip()]
     wanted = [c.strip() for c in wanted]
     unknown = [c for c in wanted if c not in available]
@@ -45,7 +51,10 @@ def _columns(args: Namespace, rows: list[dict[str, Any]], everything: bool) -> l
 
 
 def _select(args: Namespace, experiment: Experiment) -> tuple[list[dict[str, Any]], int]:
-    results = experiment.results(sweep=args.sweep, verify=args.verify)
+    if args.history:
+        results = experiment.history(sweep=args.sweep)
+    else:
+        results = experiment.results(sweep=args.sweep, verify=args.verify)
     rows: list[dict[str, Any]] = list(results)
     if args.where:
         known = order_columns(rows) if rows else None
@@ -97,8 +106,9 @@ def run(args: Namespace, experiment: Experiment, out: Output) -> int:
     elif args.json:
         _json(out, columns, rows)
     elif args.sqlite:
-        count = _sqlite(args.sqlite, args.table, columns, rows)
-        out.line(f"wrote {count} rows to table {args.table!r} of {args.sqlite}")
+        table = args.table or ("history" if args.history else "results")
+        count = _sqlite(args.sqlite, table, columns, rows)
+        out.line(f"wrote {count} rows to table {table!r} of {args.sqlite}")
     elif args.parquet:
         count = _parquet(args.parquet, columns, rows)
         out.line(f"wrote {count} rows to {args.parquet}")

@@ -30,6 +30,7 @@ from typing import Any
 
 from sweepstack.dag import DAG, Record, RecordOptions
 from sweepstack.dag._result import write_result
+from sweepstack.engine._gpus import split_devices
 from sweepstack.engine._logging import LogSetup
 from sweepstack.engine._options import (
     SpaceOptions,
@@ -221,6 +222,9 @@ class Engine:
             dry=bool(self.args.dry),
             store_full=bool(self.args.store_full),
         )
+        if self.args.gpus_per_worker and not self.args.workers and not self.args.worker_of:
+            # one process: it takes the first K devices, before any CUDA library starts
+            os.environ["CUDA_VISIBLE_DEVICES"] = split_devices(self.args.gpus_per_worker, 1)[0]
         if self.args.dry:
             self._start_dry()
         elif self.args.workers and not self.args.worker_of:
@@ -380,7 +384,16 @@ class Engine:
         argv = without_options(
             self._argv,
             self.args_parser,
-            {"workers", "use_dir", "worker_of", "launcher", "slurm_options"},
+            {
+                "workers",
+                "use_dir",
+                "worker_of",
+                "launcher",
+                "slurm_options",
+                "slurm_poll",
+                "sge_options",
+                "gpus_per_worker",
+            },
         )
         return child_command(
             type(self), [*argv, "-c", self.result_dir, "--worker-of", reference, "--no-progress"]
@@ -389,6 +402,10 @@ class Engine:
     def _launch(self) -> None:
         args = self.args
         assert args is not None and self.result_dir is not None
+        devices = None
+        if args.gpus_per_worker and args.launcher == "local":
+            # refused before anything is written: no run is left "running"
+            devices = split_devices(args.gpus_per_worker, args.workers)
         logs = LogSetup(args.log_level, rich=not args.no_progress)
         progress = Progress(bar=not args.no_progress)
         try:
@@ -404,10 +421,39 @@ class Engine:
                 from sweepstack.engine._slurm import run_slurm_workers
 
                 code = run_slurm_workers(
-                    command, args.workers, xd, run, progress, args.slurm_options
+                    command,
+                    args.workers,
+                    xd,
+                    run,
+                    progress,
+                    args.slurm_options,
+                    poll=args.slurm_poll,
+                    gpus_per_task=args.gpus_per_worker,
+                )
+            elif args.launcher == "sge":
+                from sweepstack.engine._sge import run_sge_workers
+
+                code = run_sge_workers(
+                    command,
+                    args.workers,
+                    xd,
+                    run,
+                    progress,
+                    args.sge_options,
+                    poll=args.slurm_poll,
+                    gpus_per_task=args.gpus_per_worker,
                 )
             else:
-                code = run_workers(command, args.workers, xd.path, progress, parent=run.reference)
+                if devices:
+                    _log.info("GPUs of the workers: %s", "; ".join(devices))
+                code = run_workers(
+                    command,
+                    args.workers,
+                    xd.path,
+                    progress,
+                    parent=run.reference,
+                    devices=devices,
+                )
             status = {0: "complete", 130: "interrupted"}.get(code, "error")
             run.finish(
                 status, error=None if code in (0, 130) else "a worker failed (see its run and log)"

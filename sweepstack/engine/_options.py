@@ -51,6 +51,9 @@ ENGINE_DESTS = frozenset(
         "sweep_overrides",
         "only",
         "sweep_file",
+        "slurm_poll",
+        "sge_options",
+        "gpus_per_worker",
     }
 )
 """Options of the engine itself: they never change what a combination computes."""
@@ -103,9 +106,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--launcher",
-        choices=["local", "slurm"],
+        choices=["local", "slurm", "sge"],
         default="local",
-        help="where --workers run: here (local) or as a SLURM job array (slurm)",
+        help="where --workers run: here (local), as a SLURM job array (slurm) or as a "
+        "Grid Engine array job (sge)",
     )
     group.add_argument(
         "--slurm-options",
@@ -113,6 +117,35 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         default="",
         metavar="OPTS",
         help='extra sbatch options for --launcher slurm, e.g. "--time=1:00:00 -p short"',
+    )
+    group.add_argument(
+        "--sge-options",
+        dest="sge_options",
+        default="",
+        metavar="OPTS",
+        help='extra qsub options for --launcher sge, e.g. "-q long.q -l h_rt=4:00:00"',
+    )
+    group.add_argument(
+        "--slurm-poll",
+        "--poll",
+        dest="slurm_poll",
+        type=_positive,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between two squeue (or qstat) calls of --launcher slurm (or sge), "
+        "doubled while nothing "
+        "changes up to 8 times (default 30); the end of the sweep is read from the "
+        "experiment directory, not from the scheduler",
+    )
+    group.add_argument(
+        "--gpus-per-worker",
+        dest="gpus_per_worker",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="give each worker its own K GPUs: local workers split the visible ones "
+        "(CUDA_VISIBLE_DEVICES, else nvidia-smi -L) into CUDA_VISIBLE_DEVICES; "
+        "--launcher slurm asks for --gpus-per-task=K, --launcher sge for -l gpu=K",
     )
     group.add_argument(
         "--lease",
@@ -213,6 +246,26 @@ def add_help(parser: argparse.ArgumentParser) -> None:
     for container in (parser._actions, parser._optionals._group_actions):
         container.remove(action)
         container.insert(0, action)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a positive number of seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -16,7 +16,7 @@ __all__ = ["copy_outputs", "redirect_outputs"]
 
 
 def _open_append(path: str) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
 
 
 def _flush_std() -> None:

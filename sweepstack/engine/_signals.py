@@ -3,6 +3,7 @@ or scancel gives claims back), and SIGINT/SIGTERM caught by launchers that forwa
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -36,6 +37,9 @@ def interrupts_as_exceptions() -> Iterator[None]:
         yield  # signal handlers can only be set from the main thread
         return
     previous = signal.signal(signal.SIGTERM, _raise)
+    # A Grid Engine job submitted with -notify gets SIGUSR2 before qdel's SIGKILL
+    grid_engine = "SGE_ROOT" in os.environ and "JOB_ID" in os.environ
+    previous_usr2 = signal.signal(signal.SIGUSR2, _raise) if grid_engine else None
     previous_int = signal.getsignal(signal.SIGINT)
     if previous_int in (signal.SIG_IGN, signal.SIG_DFL):
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -43,6 +47,8 @@ def interrupts_as_exceptions() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if previous_usr2 is not None:
+            signal.signal(signal.SIGUSR2, previous_usr2)
         signal.signal(signal.SIGINT, previous_int)
 
 

@@ -15,7 +15,10 @@ exact pickled callable and submitit's own job folder, and no ``sacct``: the stat
 the tasks comes from ``squeue``, the outcome from the experiment's own runs.
 
 While the jobs run, this process shows the combined progress of every sweeper
-(read-only, as ``sweepstack status`` does) and polls ``squeue``. Ctrl-C or SIGTERM
+(read-only, as ``sweepstack status`` does), learns that the sweep is complete from the
+experiment directory (the sweepers and the workers' runs), and calls ``squeue`` rarely:
+every ``--slurm-poll`` seconds (30 by default), backing off to 8 times that while
+nothing changes, since sites throttle tools that poll the controller. Ctrl-C or SIGTERM
 cancels the array (``scancel``: running tasks get SIGTERM, give their combinations
 back and end as interrupted) and waits for the tasks to end; a second Ctrl-C kills
 them (SIGKILL; their claims come back when their leases expire).
@@ -66,6 +69,12 @@ _ACTIVE = frozenset(
 _FAILED = frozenset({"FAILED", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY", "DEADLINE"})
 """End states that mean a worker failed (not merely stopped: CANCELLED, TIMEOUT, PREEMPTED)."""
 
+_DIR_EVERY = 2.0
+"""Seconds between two reads of the experiment directory (progress, the end of the sweep)."""
+
+_MAX_BACKOFF = 8
+"""squeue is called at most every ``_MAX_BACKOFF * poll`` seconds while nothing changes."""
+
 _SLURM_HINT = (
     "run this on a host of a SLURM cluster (a login node) where sbatch and squeue work, "
     "or use --launcher local to run the workers here"
@@ -99,12 +108,19 @@ def _absolute(command: list[str]) -> list[str]:
 
 
 def batch_script(
-    command: list[str], count: int, logs: str, job_name: str, cwd: str, header: str = ""
+    command: list[str],
+    count: int,
+    logs: str,
+    job_name: str,
+    cwd: str,
+    header: str = "",
+    gpus_per_task: int | None = None,
 ) -> str:
     """The batch script of an array of ``count`` tasks, each running ``command``.
 
     ``#SBATCH`` lines give the defaults; options given to ``sbatch`` on its command
-    line (``--slurm-options``) override them.
+    line (``--slurm-options``) override them. ``gpus_per_task`` asks SLURM for that
+    many GPUs per task; SLURM then sets each task's ``CUDA_VISIBLE_DEVICES``.
     """
     lines = [
         "#!/bin/bash",
@@ -112,6 +128,7 @@ def batch_script(
         f"#SBATCH --job-name={job_name}",
         f"#SBATCH --array=0-{count - 1}",
         "#SBATCH --ntasks=1",
+        *([f"#SBATCH --gpus-per-task={gpus_per_task}"] if gpus_per_task else []),
         f"#SBATCH --output={os.path.join(logs, '%A_%a.out')}",
         # a requeued task (node failure, preemption, scontrol requeue) starts again and
         # joins the sweep; its output is appended to, not truncated
@@ -211,15 +228,17 @@ def run_slurm_workers(
     run: Any,
     progress: Progress,
     slurm_options: str = "",
-    poll: float = 1.0,
+    poll: float = 30.0,
+    gpus_per_task: int | None = None,
 ) -> int:
     """Run ``count`` workers of ``command`` as a SLURM job array; return the exit status to use.
 
     Returns when every task has ended: 0 when the work is done; 130 when interrupted
     (Ctrl-C or SIGTERM: the array is cancelled); 1 when a worker failed or the tasks
-    ended with work left (time limits: continue with the same command). Tasks still
-    pending once a worker has completed the whole sweep are cancelled: they would only
-    find nothing to do.
+    ended with work left (time limits: continue with the same command). Once the
+    experiment directory shows the sweep complete (nothing to do, a worker run
+    complete, none running), tasks still pending are cancelled, since they would only
+    find nothing to do, and squeue is asked until the running ones have ended.
 
     Args:
         command: the worker command (the engine with ``-c DIR --worker-of REF``).
@@ -228,7 +247,10 @@ def run_slurm_workers(
         run: the launcher's run (the job id and script are recorded in it).
         progress: the progress display.
         slurm_options: extra ``sbatch`` options, e.g. ``"--time=1:00:00 -p short"``.
-        poll: seconds between two ``squeue`` calls.
+        poll: seconds between two ``squeue`` calls while the states change (``--slurm-poll``),
+            doubled while they do not, up to 8 times. The end of the sweep is read from
+            the experiment directory every 2 s (or ``poll`` if shorter).
+        gpus_per_task: GPUs for each task (``--gpus-per-worker``): ``--gpus-per-task``.
 
     Raises:
         LauncherError: ``sbatch`` or ``squeue`` is missing, or the submission was
@@ -243,7 +265,9 @@ def run_slurm_workers(
             f"sweepstack --launcher slurm: {count} workers of run {run.reference} on {xd.path}\n"
             f"submit it again by hand with: sbatch {script_path}"
         )
-        script = batch_script(_absolute(command), count, logs, run.name, os.getcwd(), header)
+        script = batch_script(
+            _absolute(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
+        )
         with open(script_path, "w") as f:
             f.write(script)
         job = _submit(sbatch, script_path, slurm_options)
@@ -260,9 +284,16 @@ def run_slurm_workers(
     watcher = SweepWatcher(xd.path)
     states: dict[str, str] = {}
     seen_end: dict[str, str] = {}
-    cancelled = killed = pending_cancelled = False
+    cancelled = killed = finishing = False
     summary = ""
-    next_poll = 0.0
+    now = time.monotonic()
+    # The experiment directory is read often (a few small files, no load on the
+    # controller); squeue, which sites throttle, rarely: every `poll` seconds, doubled
+    # while nothing changes, up to 8 * poll. It only matters when the directory cannot
+    # tell (a task killed before it recorded its end) and to see tasks end.
+    squeue_wait = poll
+    next_squeue = now + poll
+    next_dir = now
     with CaughtSignals() as signals:
         while True:
             if signals.received and not cancelled:
@@ -273,30 +304,48 @@ def run_slurm_workers(
                     job,
                 )
                 _run([scancel, job])
+                squeue_wait, next_squeue = 1.0, time.monotonic() + 1.0
             if signals.received > 1 and not killed:
                 killed = True
                 _log.warning("killing job array %s", job)
                 _run([scancel, "--signal=KILL", "--full", job])
             now = time.monotonic()
-            if now >= next_poll:
-                next_poll = now + poll
+            if now >= next_dir:
+                next_dir = now + min(poll, _DIR_EVERY)
                 for name, counts in watcher.counts().items():
                     progress.update(name, counts)
+                if not cancelled and not finishing and _sweep_complete(xd, run, watcher):
+                    finishing = True
+                    _log.info(
+                        "the sweep is complete (read from %s): cancelling the tasks of job %s "
+                        "still pending",
+                        xd.path,
+                        job,
+                    )
+                    _run([scancel, "--state=PENDING", job])
+                    # the running tasks find nothing to do and end in moments: confirm soon
+                    squeue_wait, next_squeue = 0.5, now
+            if now >= next_squeue:
                 latest = _task_states(squeue, job)
+                changed = False
                 if latest is not None:
                     states = latest
                     for task, state in states.items():
                         if state not in _ACTIVE:
                             seen_end[task] = state
                     if _summary(states) != summary:
+                        changed = True
                         summary = _summary(states)
                         _log.info("job array %s: %s", job, summary)
-                    active = [t for t, s in states.items() if s in _ACTIVE]
-                    if not active:
+                    if not any(s in _ACTIVE for s in states.values()):
                         break
-                    pending = any(s == "PENDING" for s in states.values())
-                    if pending and not cancelled and not pending_cancelled:
-                        pending_cancelled = _cancel_idle(scancel, job, xd, run, watcher)
+                if finishing or cancelled:
+                    squeue_wait = min(squeue_wait * 2, poll)
+                elif changed:
+                    squeue_wait = poll
+                else:
+                    squeue_wait = min(squeue_wait * 2, _MAX_BACKOFF * poll)
+                next_squeue = now + squeue_wait
             time.sleep(min(0.2, poll))
         for name, counts in watcher.counts().items():
             progress.update(name, counts, force=True)
@@ -305,21 +354,21 @@ def run_slurm_workers(
     return _outcome(job, seen_end, xd, run, watcher, logs)
 
 
-def _cancel_idle(
-    scancel: str, job: str, xd: ExperimentDir, run: Any, watcher: SweepWatcher
-) -> bool:
-    """Cancel the pending tasks once a worker completed its run and nothing is left to do."""
+def _sweep_complete(xd: ExperimentDir, run: Any, watcher: SweepWatcher) -> bool:
+    """The shared directory says the work is over: nothing left, and no worker still at it.
+
+    A worker run must have completed (the engine may have more sweeps to make after
+    this one), and none may still be running; a worker killed before it could record
+    its end keeps its run "running", and squeue tells that case.
+    """
     if watcher.work_left():
         return False
     try:
-        complete = any(r.status == "complete" for r in _worker_runs(xd, run.reference))
+        workers = _worker_runs(xd, run.reference)
     except (SweepstackError, OSError):
         return False
-    if not complete:
-        return False  # nothing started yet, or the engine has other sweeps to come
-    _log.info("the sweep is done: cancelling the tasks of job %s still pending", job)
-    _run([scancel, "--state=PENDING", job])
-    return True
+    statuses = {w.status for w in workers}
+    return "complete" in statuses and "running" not in statuses
 
 
 def _outcome(

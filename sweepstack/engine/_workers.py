@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import subprocess
 import time
@@ -114,24 +115,32 @@ def run_workers(
     progress: Progress,
     poll: float = 0.5,
     parent: str | None = None,
+    devices: list[str] | None = None,
 ) -> int:
     """Run ``count`` workers of ``command`` until they end; return the exit status to use.
 
     0 when every worker completed; 130 when interrupted; 1 when a worker failed.
     ``parent``, the launcher's run reference, lets it close the runs of workers killed
-    by a signal.
+    by a signal. ``devices``, one ``CUDA_VISIBLE_DEVICES`` value per worker
+    (``--gpus-per-worker``), gives each its own GPUs; a replacement takes those of the
+    worker it replaces.
     """
     watcher = SweepWatcher(result_dir)
     procs: list[subprocess.Popen[Any]] = []
+    slots: dict[int, int] = {}  # pid -> worker slot (its devices)
 
-    def spawn() -> subprocess.Popen[Any]:
+    def spawn(slot: int) -> subprocess.Popen[Any]:
+        env = None
+        if devices is not None:
+            env = {**os.environ, "CUDA_VISIBLE_DEVICES": devices[slot]}
         # own session: a Ctrl-C on the terminal reaches the parent only, which forwards it once
-        proc = subprocess.Popen(command, start_new_session=True)
+        proc = subprocess.Popen(command, start_new_session=True, env=env)
         procs.append(proc)
+        slots[proc.pid] = slot
         return proc
 
-    for _ in range(count):
-        spawn()
+    for slot in range(count):
+        spawn(slot)
     replacements = 0
     failed = False
     killed: dict[int, int] = {}  # pid -> signal of the workers that a signal ended
@@ -158,7 +167,7 @@ def run_workers(
                         signal.Signals(-code).name,
                     )
                     replacements += 1
-                    running.append(spawn())
+                    running.append(spawn(slots[proc.pid]))
                     continue
                 _log.error("worker %d exited with status %d", proc.pid, code)
                 failed = True

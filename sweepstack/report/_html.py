@@ -12,6 +12,7 @@ from typing import Any
 from sweepstack._version import __version__
 from sweepstack.errors import ArtifactCorruptError
 from sweepstack.report._assets import CSS, SCRIPT
+from sweepstack.report._changes import changes_section
 from sweepstack.report._collect import ReportData, SweeperProgress
 from sweepstack.report._columns import FIRST, cell, order_columns, sort_rows
 from sweepstack.report._dag import dag_svg, stage_graph, stage_layers
@@ -345,6 +346,7 @@ def page(data: ReportData) -> str:
         ("overview", "Overview", overview_section(experiment, data.runs, data.sweepers)),
         ("results", "Results", _results(data)),
         ("failures", "Failures", _failures(data)),
+        ("changes", "Changes since the previous run", changes_section(data.documents, data.runs)),
         ("plots", "Plots", _plots(data)),
         ("stages", "Stages", _stages(data)),
         ("reportables", "Reportables", _reportables(data)),

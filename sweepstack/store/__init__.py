@@ -12,7 +12,7 @@ from sweepstack.store._fields import FieldDict, validate_field
 from sweepstack.store._format import AGGREGATES
 from sweepstack.store._manager_store import ManagerStore
 from sweepstack.store._names import HOST
-from sweepstack.store._results import Results
+from sweepstack.store._results import Results, changed_fields
 from sweepstack.store._runs import Run
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Problem",
     "Results",
     "Run",
+    "changed_fields",
     "open",
     "validate_field",
 ]

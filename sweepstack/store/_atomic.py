@@ -12,8 +12,11 @@ content with ``link(2)``, which fails when the name exists.
 from __future__ import annotations
 
 import errno
+import grp
 import os
+import pwd
 import shutil
+import stat
 import threading
 import uuid
 from typing import Callable, Union
@@ -22,6 +25,7 @@ from sweepstack.errors import StoreWriteError
 from sweepstack.store._names import SHORT_HOST
 
 __all__ = [
+    "FILE_MODE",
     "TMP_SUFFIX",
     "atomic_create",
     "atomic_write",
@@ -33,6 +37,14 @@ __all__ = [
     "temp_name",
     "write_all",
 ]
+
+FILE_MODE = 0o666
+"""Mode asked for every file created; the umask takes away what the user does not share.
+
+With ``umask 002`` the group can write the files (and folders, created 0o777 less the
+umask) so that a lab's members continue each other's sweeps; with the usual 022 only
+the owner can. See docs/security.md.
+"""
 
 TMP_SUFFIX = ".sstmp"
 """Every temporary file or folder name ends with this, so that cleaners and readers skip it."""
@@ -86,7 +98,7 @@ def reason_of(err: OSError) -> str:
     if err.errno == errno.EDQUOT:
         return "disk quota exceeded"
     if err.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
+        return _permission_denied(err)
     if err.errno == errno.EROFS:
         return "read-only file system"
     if err.errno == errno.ENOENT:
@@ -94,6 +106,53 @@ def reason_of(err: OSError) -> str:
     if err.errno in (errno.ENOTDIR, errno.EEXIST):
         return "a file is in the way (a part of the path is a file, not a folder)"
     return err.strerror or str(err)
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _permission_denied(err: OSError) -> str:
+    """Which file refused whom, and the permission that is missing.
+
+    A file is created or replaced in its folder, so the folder's write permission is
+    what counts, unless the file exists and is opened in place (locks, logs).
+    """
+    path = err.filename if isinstance(err.filename, str) else None
+    if path is None:
+        return "permission denied"
+    target = path
+    while target and not os.path.lexists(target):
+        parent = os.path.dirname(target)
+        if parent == target:
+            break
+        target = parent
+    target = target or "."
+    try:
+        st = os.stat(target)
+    except OSError:
+        return f"permission denied on {path}"
+    kind = "folder" if stat.S_ISDIR(st.st_mode) else "file"
+    user = _user(os.geteuid())
+    groups = sorted({_group(g) for g in (os.getegid(), *os.getgroups())})
+    needed = "write and enter (w, x)" if kind == "folder" else "write (w)"
+    return (
+        f"permission denied: the {kind} {target} is {stat.filemode(st.st_mode)} "
+        f"{_user(st.st_uid)}:{_group(st.st_gid)} and user {user} (groups "
+        f"{', '.join(groups)}) lacks {needed} permission on it; a shared experiment needs "
+        "its group to write every folder (chmod -R g+w, g+s on folders, umask 002: "
+        "see docs/security.md)"
+    )
 
 
 def _write_temp(path: str, content: Content, fsync: bool, mode: int) -> str:
@@ -123,7 +182,7 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def atomic_write(path: str, content: Content, *, fsync: bool = True, mode: int = 0o644) -> None:
+def atomic_write(path: str, content: Content, *, fsync: bool = True, mode: int = FILE_MODE) -> None:
     """Replace ``path`` with ``content`` atomically.
 
     ``fsync=False`` skips the two fsyncs for files that may be lost in a crash (hints,
@@ -143,7 +202,7 @@ def atomic_write(path: str, content: Content, *, fsync: bool = True, mode: int =
         fsync_dir(os.path.dirname(path))
 
 
-def atomic_create(path: str, content: Content, *, mode: int = 0o644) -> bool:
+def atomic_create(path: str, content: Content, *, mode: int = FILE_MODE) -> bool:
     """Create ``path`` with ``content`` unless it exists; True if this call created it.
 
     The content is complete from the moment the name appears. Over NFS a lost reply

@@ -11,6 +11,7 @@ pointed ``-c`` at a folder of theirs, which is refused rather than filled.
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,21 @@ def _make_folder(path: str) -> None:
         raise StoreWriteError(path, reason_of(err)) from err
 
 
+def _set_group_inherited(path: str) -> None:
+    """Set the setgid bit of a new experiment folder: everything made below it is of its group.
+
+    Without it, each member's files would belong to their own primary group and the
+    others could not replace them. Which group may write is left to the folder's group
+    and to each member's umask (docs/security.md). A folder we do not own keeps its mode.
+    """
+    try:
+        st = os.stat(path)
+        if st.st_uid == os.geteuid() and not st.st_mode & stat.S_ISGID:
+            os.chmod(path, stat.S_IMODE(st.st_mode) | stat.S_ISGID)
+    except OSError:
+        pass  # a file system without setgid folders (some NFS exports): groups as they come
+
+
 class ExperimentDir:
     """An experiment directory on disk: identity, runs, records, and the folders of others.
 
@@ -157,6 +173,7 @@ class ExperimentDir:
             if info is not None:
                 return cls(path, info)
             raise NotAnExperimentError(path, strangers)
+        _set_group_inherited(path)
         for folder in _CREATED_FOLDERS:
             _make_folder(os.path.join(path, folder))
         document = encode_experiment(

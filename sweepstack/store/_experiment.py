@@ -22,6 +22,7 @@ from sweepstack.errors import (
     FormatVersionError,
     SweepstackError,
     UnknownAttributeError,
+    UnknownRunError,
 )
 from sweepstack.store._atomic import read_bytes, reason_of
 from sweepstack.store._cache import ArtifactCache
@@ -43,6 +44,8 @@ from sweepstack.store._format import (
 from sweepstack.store._names import check_name
 from sweepstack.store._results import (
     Results,
+    attempt_rows,
+    changed_fields,
     iter_documents,
     list_records,
     recent,
@@ -229,6 +232,69 @@ class Experiment:
         except (SweepstackError, ValueError):
             return set()
         return set((manifest or {}).get("outside") or ())
+
+    def history(self, sweep: str | None = None, failed: bool = False) -> Results:
+        """One row per completed attempt of every combination, oldest first per combination.
+
+        Recomputing a combination (``reset --done``, ``--overwrite``, an edited stage)
+        keeps its earlier attempts in its record. A row is a :meth:`results` row of
+        that attempt (its run, status, fields, times) plus ``written`` and a
+        ``code.<stage>`` column per stage with the code fingerprint it ran or found
+        cached. ``failed=True`` adds the failed attempts. Reads one file per record.
+
+        >>> exp.history().to_dataframe().groupby("run")["error"].mean()  # doctest: +SKIP
+        """
+        statuses = frozenset({"done", "failed"} if failed else {"done"})
+        rows: list[dict[str, Any]] = []
+        errors: list[CorruptEntryError] = []
+        with gc_paused():
+            for name in self._sweep_names(sweep):
+                for document in iter_documents(os.path.join(self.path, RECORDS_DIR, name), errors):
+                    rows.extend(attempt_rows(name, document, statuses))
+        return Results(rows, errors)
+
+    def run_reference(self, run: int | str) -> str:
+        """The reference of a run given by number (``3`` or ``"3"``) or by reference.
+
+        Raises:
+            UnknownRunError: no such run.
+        """
+        runs = self.runs
+        for r in runs:
+            if str(run) in (r.reference, str(r.number)):
+                return r.reference
+        raise UnknownRunError(str(run), self.path, [r.reference for r in runs])
+
+    def compare(
+        self, run_a: int | str, run_b: int | str, sweep: str | None = None
+    ) -> tuple[Results, dict[str, int]]:
+        """The fields that changed between two runs, combination by combination.
+
+        Each combination done in both runs compares its last done attempt of each
+        (MLflow's run comparison, per combination). A launch with ``--workers`` or a
+        scheduler's launcher is one run: its workers' attempts count as its own, and
+        naming one of its workers names the launch. Returns one row per changed field
+        (``sweep``, ``key``, the params, ``field``, ``a``, ``b``) and counts of
+        combinations: ``both``, ``only_a``, ``only_b``, ``changed``.
+
+        Raises:
+            UnknownRunError: a run is not in this experiment.
+
+        >>> rows, counts = exp.compare(1, 2)  # doctest: +SKIP
+        """
+        runs = self.runs
+        group = {r.reference: str(r.get("parent") or r.reference) for r in runs}
+        a, b = (group.get(ref, ref) for ref in map(self.run_reference, (run_a, run_b)))
+        errors: list[CorruptEntryError] = []
+
+        def documents() -> Iterator[tuple[str, dict[str, Any]]]:
+            for name in self._sweep_names(sweep):
+                for document in iter_documents(os.path.join(self.path, RECORDS_DIR, name), errors):
+                    yield name, document
+
+        with gc_paused():
+            rows, counts = changed_fields(documents(), a, b, group)
+        return Results(rows, errors), counts
 
     def recent_results(self, seconds: float, sweep: str | None = None) -> Results:
         """Rows of the records that ended in the last ``seconds`` (by the writers' clocks).

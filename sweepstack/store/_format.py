@@ -46,6 +46,7 @@ from sweepstack.errors import (
 
 __all__ = [
     "AGGREGATES",
+    "ATTEMPT_KEYS",
     "CACHE_DIR",
     "ERR_SUFFIX",
     "EXPERIMENT_FILE",
@@ -86,6 +87,7 @@ __all__ = [
     "SWEEPS_FORMAT",
     "SWEEPS_MAGIC",
     "JournalEntry",
+    "attempt_entry",
     "check_format",
     "dumps",
     "encode_checked_line",
@@ -406,6 +408,43 @@ def record_summary(document: Mapping[str, Any]) -> dict[str, Any]:
         exception = {"type": exception.get("type"), "message": exception.get("message")}
     summary["exception"] = exception
     return summary
+
+
+ATTEMPT_KEYS = (
+    "attempt",
+    "duration",
+    "ended",
+    "fields",
+    "host",
+    "run",
+    "started",
+    "status",
+    "written",
+)
+"""Keys of a record kept in its ``history`` when a later attempt replaces it."""
+
+
+def attempt_entry(document: Mapping[str, Any]) -> dict[str, Any]:
+    """What a record keeps of an earlier attempt: run, status, fields, times, stage codes.
+
+    ``code`` maps each stage the attempt went through to its code fingerprint (its
+    ``version=`` when it has one), so that a change of results can be traced to a
+    change of code.
+    """
+    entry = {name: document.get(name) for name in ATTEMPT_KEYS}
+    code: dict[str, Any] = {}
+    stages = document.get("stages")
+    if isinstance(stages, list):
+        for stage in stages:
+            if isinstance(stage, Mapping) and isinstance(stage.get("name"), str):
+                version = stage.get("version")
+                code[stage["name"]] = version if version is not None else stage.get("code")
+    entry["code"] = code
+    exception = document.get("exception")
+    if isinstance(exception, Mapping):
+        exception = {"type": exception.get("type"), "message": exception.get("message")}
+    entry["exception"] = exception
+    return entry
 
 
 def encode_log_line(entry: Mapping[str, Any]) -> bytes:

@@ -22,6 +22,9 @@ import time
 from types import TracebackType
 from typing import Any
 
+from sweepstack.errors import StoreWriteError
+from sweepstack.store._atomic import reason_of
+
 __all__ = ["FileLock", "file_lock"]
 
 
@@ -58,7 +61,10 @@ class FileLock:
             if self._fasteners.lockfile is None:
                 # opened once for the life of the process (fasteners' own acquire() would
                 # re-create the folder on every call: a round trip each on NFS)
-                self._fasteners.lockfile = open(self.path, "ab", buffering=0)  # noqa: SIM115
+                try:
+                    self._fasteners.lockfile = open(self.path, "ab", buffering=0)  # noqa: SIM115
+                except OSError as err:  # a lock file of another member that we may not write
+                    raise StoreWriteError(self.path, reason_of(err)) from err
             try:
                 self._fasteners.trylock()
             except OSError as err:
@@ -141,7 +147,7 @@ def file_lock(path: str) -> FileLock:
         try:
             st = os.stat(path)
         except FileNotFoundError:
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
             st = os.stat(path)
         identity = (st.st_dev, st.st_ino)
         lock = _locks.get(identity)

@@ -25,6 +25,7 @@ from sweepstack.store._format import (
     RECORD_LOG_DIR,
     RECORD_LOG_SUFFIX,
     RECORD_SUFFIX,
+    attempt_entry,
     encode_log_header,
     encode_log_line,
     encode_record,
@@ -51,7 +52,7 @@ class _IndexLog:
         if not self.created:
             os.makedirs(self.folder, exist_ok=True)
             flags |= os.O_CREAT | os.O_EXCL
-        fd = os.open(self.path, flags, 0o644)
+        fd = os.open(self.path, flags, 0o666)
         try:
             if not self.created:
                 self.created = True
@@ -107,7 +108,9 @@ class RecordStore:
     ) -> dict[str, Any]:
         """Write the record of ``key``, as its next attempt; return what was written.
 
-        Fills ``key``, ``sweep``, ``attempt`` (the stored one + 1), ``written`` and, when
+        Fills ``key``, ``sweep``, ``attempt`` (the stored one + 1), ``written``,
+        ``history`` (the stored record's history followed by a summary of the stored
+        record itself: see :func:`~sweepstack.store._format.attempt_entry`) and, when
         missing, ``host`` and ``pid``. Cost: one read, one atomic write and one append,
         whatever the number of records. ``fsync=False`` is for benchmarks and tests.
 
@@ -124,9 +127,11 @@ class RecordStore:
                     f"record {name}", document.get(name), f"{expected!r}, as passed to write_record"
                 )
         record = dict(document)
-        record.update(
-            key=key, sweep=sweep, attempt=self._previous_attempt(path) + 1, written=utc_now()
-        )
+        attempt, history = self._previous(path)
+        record.update(key=key, sweep=sweep, attempt=attempt + 1, written=utc_now())
+        # the earlier attempts ride along in the record itself: one document, one write,
+        # whatever the number of records (its size grows with this key's attempts only)
+        record["history"] = history
         record.setdefault("host", HOST)
         record.setdefault("pid", os.getpid())
         data = encode_record(record)
@@ -144,15 +149,19 @@ class RecordStore:
         self._index(sweep, {**record_summary(record), "ino": inode[0]})
         return parse_record(path, data)
 
-    def _previous_attempt(self, path: str) -> int:
+    def _previous(self, path: str) -> tuple[int, list[Any]]:
+        """The stored record's attempt number, and its history with itself appended."""
         try:
             previous = parse_record(path, read_bytes(path))
         except FileNotFoundError:
-            return 0
+            return 0, []
         except (CorruptEntryError, OSError):
-            return 1  # there was an attempt, whose number is lost with the file
+            return 1, []  # there was an attempt, whose number and history are lost with the file
         attempt = previous.get("attempt")
-        return attempt if isinstance(attempt, int) and attempt > 0 else 1
+        history = previous.get("history")
+        history = list(history) if isinstance(history, list) else []
+        history.append(attempt_entry(previous))
+        return (attempt if isinstance(attempt, int) and attempt > 0 else 1), history
 
     def _make_folder(self, folder: str) -> None:
         if folder in self._made:

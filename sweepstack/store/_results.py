@@ -32,6 +32,7 @@ from sweepstack.store._format import (
     RECORD_LOG_DIR,
     RECORD_LOG_SUFFIX,
     RECORD_SUFFIX,
+    attempt_entry,
     parse_log,
     parse_record,
     record_summary,
@@ -40,6 +41,8 @@ from sweepstack.store._format import (
 __all__ = [
     "COLUMNS",
     "Results",
+    "attempt_rows",
+    "changed_fields",
     "iter_documents",
     "list_records",
     "recent",
@@ -302,6 +305,86 @@ def row(sweep: str, summary: Mapping[str, Any]) -> dict[str, Any]:
     out["duration"] = get("duration")
     out["exception"] = exception
     return out
+
+
+HISTORY_COLUMNS = ("written",)
+"""Columns of a history row besides those of a results row (and ``code.<stage>``)."""
+
+
+def attempt_rows(
+    sweep: str, document: Mapping[str, Any], statuses: frozenset[str] = frozenset({"done"})
+) -> list[dict[str, Any]]:
+    """One row per attempt of a record whose status is in ``statuses``, oldest first.
+
+    A row is a results row (:func:`row`) of that attempt, with the record's params,
+    plus ``written`` and one ``code.<stage>`` column per stage: the code fingerprint
+    (or ``version=``) that the attempt ran or found cached.
+    """
+    rows = []
+    for entry in _attempts(document):
+        if entry.get("status") not in statuses:
+            continue
+        out = row(sweep, {**entry, "key": document.get("key"), "params": document.get("params")})
+        out["written"] = entry.get("written")
+        code = entry.get("code")
+        if isinstance(code, dict):
+            for stage, fingerprint in sorted(code.items()):
+                out[f"code.{stage}"] = fingerprint
+        rows.append(out)
+    return rows
+
+
+def _attempts(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+    history = document.get("history")
+    entries = [e for e in history if isinstance(e, dict)] if isinstance(history, list) else []
+    entries.append(attempt_entry(document))
+    return entries
+
+
+def changed_fields(
+    documents: Iterable[tuple[str, Mapping[str, Any]]],
+    run_a: str,
+    run_b: str,
+    group: Mapping[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The fields that differ between the done attempts of two runs, per combination.
+
+    ``documents`` are (sweep, whole record) pairs. For each combination the last done
+    attempt of each run is compared, field by field (nested fields by dotted name), as
+    MLflow compares the metrics of two runs. Returns one row per changed field
+    (``sweep``, ``key``, the params, then ``field``, ``a`` and ``b``; a field missing
+    from one side is None there) and counts of combinations: done in both runs
+    (``both``), only in ``run_a`` (``only_a``), only in ``run_b`` (``only_b``), and
+    with a changed field (``changed``). ``group`` maps a run to the one it belongs to
+    (the workers of a launcher to the launcher's run), so that ``run_a`` and ``run_b``
+    may name launches.
+    """
+    changed: list[dict[str, Any]] = []
+    counts = {"both": 0, "only_a": 0, "only_b": 0, "changed": 0}
+    for sweep, document in documents:
+        found: dict[str, dict[str, Any]] = {}
+        for entry in _attempts(document):
+            run = entry.get("run")
+            run = group.get(run, run) if group is not None and isinstance(run, str) else run
+            if entry.get("status") == "done" and run in (run_a, run_b):
+                found[run] = entry  # oldest first: the last one wins
+        if run_a not in found or run_b not in found:
+            if run_a in found:
+                counts["only_a"] += 1
+            elif run_b in found:
+                counts["only_b"] += 1
+            continue
+        counts["both"] += 1
+        fa, fb = (dict(_flat_items(found[r].get("fields") or {})) for r in (run_a, run_b))
+        diffs = [name for name in sorted(set(fa) | set(fb)) if fa.get(name) != fb.get(name)]
+        if not diffs:
+            continue
+        counts["changed"] += 1
+        base = row(sweep, {"key": document.get("key"), "params": document.get("params")})
+        base = {k: v for k, v in base.items() if k in ("sweep", "key") or k not in _RESERVED}
+        for name in diffs:
+            changed.append({**base, "field": name, "a": fa.get(name), "b": fb.get(name)})
+    return changed, counts
 
 
 class Results(list[dict[str, Any]]):

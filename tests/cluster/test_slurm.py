@@ -239,3 +239,79 @@ def test_the_plain_batch_script_example_runs_srun_tasks_that_share_one_sweep(slu
     assert all(r["status"] == "done" for r in records)
     runs = sweepstack.open(path).runs
     assert len(runs) == 2 and {r.status for r in runs} == {"complete"}  # one per srun task
+
+
+def _counting_squeue(folder, env: dict) -> dict:
+    """A PATH in which squeue logs each call to ``folder/calls`` before running the real one."""
+    real = subprocess.run(
+        ["sh", "-c", "command -v squeue"], env=env, capture_output=True, text=True
+    ).stdout.strip()
+    tool = folder / "squeue"
+    tool.write_text(
+        f'#!/bin/sh\necho "$(date +%s.%N) $*" >> {folder / "calls"}\nexec {real} "$@"\n'
+    )
+    tool.chmod(0o755)
+    return {**env, "PATH": f"{folder}{os.pathsep}{env['PATH']}"}
+
+
+def _calls(folder) -> int:
+    calls = folder / "calls"
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
+
+
+@pytest.mark.timeout(90)
+def test_the_launcher_learns_the_end_from_the_directory_and_calls_squeue_rarely(slurm, tmp_path):
+    # the default --slurm-poll of 30 s: a sweep of a few seconds ends without waiting for it
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    env = _counting_squeue(tools, slurm.env)
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    start = time.monotonic()
+    proc = _launch(
+        Slurm(slurm.folder, env), path, marks, "--n", "20", "--work", "0.1", "--workers", "3"
+    )
+    _, err = proc.communicate(timeout=80)
+    elapsed = time.monotonic() - start
+    assert proc.returncode == 0, err
+    _all_done_once(path, 20)
+    assert elapsed < 25, elapsed
+    # a confirming call or two once the directory says the sweep is complete
+    assert _calls(tools) <= 4, (tools / "calls").read_text()
+
+
+@pytest.mark.timeout(90)
+def test_squeue_calls_back_off_while_the_tasks_states_do_not_change(slurm, tmp_path):
+    # 3 tasks on 2 CPUs: 2 run and 1 waits for the whole sweep, so nothing changes
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    env = _counting_squeue(tools, slurm.env)
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _launch(
+        Slurm(slurm.folder, env), path, marks,
+        "--n", "40", "--work", "0.4", "--workers", "3", "--slurm-poll", "1",
+    )  # fmt: skip
+    _, err = proc.communicate(timeout=80)
+    assert proc.returncode == 0, err
+    times = [float(line.split()[0]) for line in (tools / "calls").read_text().splitlines()]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # 1 s, then about 2, 4, 8... while the states stay the same, never more than 8 s
+    assert len(gaps) >= 3, gaps
+    growing = [later >= 1.5 * earlier for earlier, later in zip(gaps, gaps[1:3])]
+    assert any(growing), gaps
+    assert max(gaps) < 8 + 2, gaps
+
+
+@pytest.mark.timeout(60)
+def test_gpus_per_worker_asks_slurm_for_gpus_per_task(slurm, tmp_path):
+    # this test cluster has no GPU: SLURM refuses the array, which shows what was asked
+    path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
+    proc = _launch(slurm, path, marks, "--workers", "2", "--gpus-per-worker", "2")
+    _, err = proc.communicate(timeout=50)
+    assert proc.returncode != 0
+    assert "sbatch rejected the job array" in err, err
+    launcher, _ = _runs(path)
+    with open(
+        launcher.get("slurm_script")
+        or os.path.join(path, "logs", "slurm", f"{launcher.reference}.sbatch")
+    ) as f:
+        assert "#SBATCH --gpus-per-task=2" in f.read()

@@ -127,5 +127,24 @@ class Leaf(Middle):
         type(self).order.append(f"run Leaf flag={self.args.flag}")
 
 
+@stage(outputs=["devices"], params=["i"])
+def devices(record):
+    record.fields["cuda"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    record.fields["pid"] = os.getpid()
+    time.sleep(0.05)
+    return record.fields["cuda"]
+
+
+class Devices(Options):
+    """Records in each combination the CUDA_VISIBLE_DEVICES its worker was given."""
+
+    def run(self):
+        sweeper = self.sweeper(sweep({"i": list(range(self.args.n))}))
+        for record in self.records(sweeper):
+            devices(record)
+
+
 if __name__ == "__main__":
-    {"Counting": Counting, "BodyFails": BodyFails}[sys.argv[1]]().start(sys.argv[2:])
+    {"Counting": Counting, "BodyFails": BodyFails, "Devices": Devices}[sys.argv[1]]().start(
+        sys.argv[2:]
+    )
