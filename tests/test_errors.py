@@ -79,7 +79,10 @@ EXAMPLES = {
         TypeError,
     ),
     errors.UndeclaredParamError: (errors.UndeclaredParamError("train", "lr", ("n",)), KeyError),
-    errors.StageOutputError: (errors.StageOutputError("train", 2, 1, ("model", "score")), ValueError),
+    errors.StageOutputError: (
+        errors.StageOutputError("train", 2, 1, ("model", "score")),
+        ValueError,
+    ),
     errors.CacherError: (
         errors.CacherError("train", "model", "JsonCacher", "save", "not JSON"),
         RuntimeError,

@@ -184,7 +184,11 @@ def test_check_finds_a_damaged_manifest_and_repair_quarantines_it(
 def test_check_reports_a_newer_manifest_and_never_moves_it(sweepstack, example):
     _edit_manifest(example, lambda m: m.update(format=99))
     ran = sweepstack("check", example, "--no-artifacts", "--repair")
-    assert ran.code == 1 and "is in sweepstack format 99" in ran.out and "Upgrade sweepstack" in ran.out
+    assert (
+        ran.code == 1
+        and "is in sweepstack format 99" in ran.out
+        and "Upgrade sweepstack" in ran.out
+    )
     assert os.path.exists(_manifest(example))
 
 

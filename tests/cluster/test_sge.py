@@ -142,8 +142,8 @@ def test_a_rejected_submission_is_a_launcher_error_naming_qsubs_reason(sge, tmp_
     path, marks = str(tmp_path / "exp"), str(tmp_path / "marks")
     proc = _launch(path, marks, "--workers", "2", "--gpus-per-worker", "2")
     _, err = proc.communicate(timeout=50)
-    assert proc.returncode != 0
-    assert "LauncherError" in err and "qsub rejected the array job" in err, err
+    assert proc.returncode == 2  # a sweepstack error: one line, no traceback
+    assert "error: " in err and "qsub rejected the array job" in err and "Traceback" not in err, err
     launcher, _ = _runs(path)
     assert launcher.status == "error"
     script = os.path.join(path, "logs", "sge", f"{launcher.reference}.sh")

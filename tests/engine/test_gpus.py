@@ -64,7 +64,10 @@ def test_too_few_devices_is_refused_before_anything_runs(tmp_path):
     path = str(tmp_path / "exp")
     done = _engine(path, "--n", "4", "--workers", "3", "--gpus-per-worker", "2", env=env)
     assert done.returncode != 0
-    assert "GpuAllocationError" in done.stderr, done.stderr
+    assert done.returncode == 2 and "error: --gpus-per-worker 2 for 3 worker(s)" in done.stderr, (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
     assert "needs 6 GPU(s), and 4 are visible (CUDA_VISIBLE_DEVICES=0,1,2,3)" in done.stderr
     assert not os.path.exists(os.path.join(path, "runs")) or not os.listdir(
         os.path.join(path, "runs")
