@@ -68,6 +68,10 @@ EXAMPLES = {
     ),
     errors.UndeclaredParamError: (errors.UndeclaredParamError("train", "lr", ("n",)), KeyError),
     errors.StageOutputError: (errors.StageOutputError("train", 2, 1), ValueError),
+    errors.StageFailedElsewhereError: (
+        errors.StageFailedElsewhereError("train", "ab" * 16, "ValueError", "boom", "node1", 42),
+        RuntimeError,
+    ),
     errors.CacherError: (
         errors.CacherError("train", "model", "JsonCacher", "save", "not JSON"),
         RuntimeError,

@@ -211,7 +211,7 @@ class Engine:
             self.current_run = run
             self._setup_outputs(xd, run.reference)
             logs.to_file(os.path.join(xd.logs_dir, f"{run.reference}.log"))
-            self._cache = ArtifactCache(xd.cache_dir)
+            self._cache = ArtifactCache(xd.cache_dir, lease=args.lease)
             _log.info("run %s in %s", run.reference, xd.path)
             _log.info("command line: %s", " ".join(shlex.quote(a) for a in self._command_line()))
             self._run_hooks(run)

@@ -38,7 +38,7 @@ from sweepstack.store._format import (
     SWEEPER_SWEEPS,
 )
 from sweepstack.store._locks import file_lock
-from sweepstack.sweep import _heartbeat
+from sweepstack.store import _heartbeat
 from sweepstack.sweep._combinations import HashableDict
 from sweepstack.sweep._journal import (
     Entry,
@@ -50,7 +50,7 @@ from sweepstack.sweep._journal import (
     restart,
 )
 from sweepstack.sweep._keys import param_key
-from sweepstack.sweep._owner import Owner, current_owner, is_dead
+from sweepstack.store._owner import Owner, current_owner, is_dead
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState
 
