@@ -1,0 +1,77 @@
+"""Processes that need the same stage output at once, for the stage lease tests.
+
+Module-level, so that spawned processes import the same stages. Each execution of
+``slow_shared`` appends a line ``<pid>`` to ``<marks>/slow_shared`` (read by the
+tests), then sleeps ``seconds``; ``boom`` raises after it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from typing import Any
+
+from sweepstack.dag import Record, stage
+from sweepstack.store._cache import ArtifactCache
+
+
+def mark(marks: str, name: str) -> None:
+    """Append this process's pid to ``<marks>/<name>``: one line per execution."""
+    with open(os.path.join(marks, name), "a") as f:
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def executions(marks: str, name: str) -> list[int]:
+    """The pids of the executions of stage ``name``, in order."""
+    try:
+        with open(os.path.join(marks, name)) as f:
+            return [int(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+@stage(outputs=["shared"], params=["size", "marks", "seconds"])
+def slow_shared(record):
+    p = record.params
+    mark(p["marks"], "slow_shared")
+    time.sleep(p["seconds"])
+    return list(range(p["size"]))
+
+
+@stage(inputs=["shared"], outputs=["total"], params=["offset"])
+def use(record, shared):
+    return sum(shared) + record.params["offset"]
+
+
+@stage(outputs=["shared"], params=["size", "marks", "seconds"])
+def boom(record):
+    p = record.params
+    mark(p["marks"], "boom")
+    time.sleep(p["seconds"])
+    raise ValueError(f"size {p['size']} is cursed")
+
+
+def need_shared(root: str, marks: str, seconds: float, offset: int, lease: float, queue: Any) -> None:
+    """Compute ``use(slow_shared(...))`` for one offset; put (offset, total or error) on queue."""
+    cache = ArtifactCache(root, lease=lease)
+    params = {"size": 100, "marks": marks, "seconds": seconds, "offset": offset}
+    try:
+        record = use(slow_shared(Record(params, cache=cache, id_run="r")))
+        queue.put((offset, record.state["total"], None, cache.leases.waits))
+    except BaseException as err:
+        queue.put((offset, None, f"{type(err).__name__}: {err}", cache.leases.waits))
+        traceback.print_exc()
+
+
+def need_boom(root: str, marks: str, seconds: float, offset: int, queue: Any) -> None:
+    """Run the failing stage ``boom``; put (offset, error type, error attributes) on queue."""
+    cache = ArtifactCache(root, lease=30.0)
+    params = {"size": 7, "marks": marks, "seconds": seconds, "offset": offset}
+    try:
+        use(boom(Record(params, cache=cache, id_run="r"))).state["total"]
+        queue.put((offset, None, {}))
+    except Exception as err:
+        queue.put((offset, type(err).__name__, dict(getattr(err, "__dict__", {}))))
