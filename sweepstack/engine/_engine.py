@@ -39,6 +39,7 @@ from sweepstack.engine._options import (
 from sweepstack.engine._outputs import copy_outputs, redirect_outputs
 from sweepstack.engine._progress import Progress
 from sweepstack.engine._signals import interrupts_as_exceptions
+from sweepstack.engine._spread import spread_order
 from sweepstack.engine._workers import run_workers
 from sweepstack.errors import OptionsChangedWarning, SweepstackError
 from sweepstack.store import ExperimentDir
@@ -366,6 +367,8 @@ class Engine:
         assert self.args is not None
         options.setdefault("lease", self.args.lease)
         options.setdefault("retry_failed", self.args.retry_failed)
+        if self.args.worker_of:  # one of several workers: spread them over upstream keys
+            options.setdefault("order", spread_order())
         if self.args.dry:
             path = os.path.join(self.result_dir or "", SWEEPS_DIR, name)
             return ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)

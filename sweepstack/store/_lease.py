@@ -96,6 +96,7 @@ class LeaseInfo:
     renewed: float  # wall-clock time of the owner's last renewal
     error: str | None = None  # "Type: message" of a failed attempt
     owner: str = ""
+    holder: str | None = None  # a waiter's: "pid N on HOST", who computes what it waits for
 
 
 def _doc_owner(doc: dict[str, Any]) -> Owner:
@@ -362,7 +363,7 @@ class StageLeases:
         )
         waiter = me.to_json()
         waiter["id"] = me.id
-        info = {"key": key, "stage": stage, "record": record, "state": "waiting"}
+        info: dict[str, Any] = {"key": key, "stage": stage, "record": record, "state": "waiting"}
         info.update(owner=waiter, since=time.time(), renewed=time.time(), holder=doc.get("owner"))
         try:
             atomic_write(self._waiting_path(me), dumps(info), fsync=False)
@@ -417,9 +418,12 @@ def read_leases(folder: str) -> list[LeaseInfo]:
     infos = []
     for doc in _iter_docs(folder):
         owner = _doc_owner(doc)
-        error = None
+        error = holder = None
         if doc.get("state") == FAILED:
             error = f"{doc.get('error_type')}: {doc.get('message')}"
+        if isinstance(doc.get("holder"), dict):
+            other = Owner.from_json("", doc["holder"])
+            holder = f"pid {other.pid} on {other.host}"
         infos.append(
             LeaseInfo(
                 key=str(doc.get("key", "?")),
@@ -432,6 +436,7 @@ def read_leases(folder: str) -> list[LeaseInfo]:
                 renewed=float(doc.get("renewed", 0.0)),
                 error=error,
                 owner=owner.id,
+                holder=holder,
             )
         )
     return infos

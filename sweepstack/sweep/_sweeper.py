@@ -28,6 +28,7 @@ from sweepstack.errors import (
     StoreWriteError,
     UnknownCombinationError,
 )
+from sweepstack.store import _heartbeat
 from sweepstack.store._atomic import reason_of
 from sweepstack.store._check import Problem, quarantine_file
 from sweepstack.store._format import (
@@ -38,7 +39,7 @@ from sweepstack.store._format import (
     SWEEPER_SWEEPS,
 )
 from sweepstack.store._locks import file_lock
-from sweepstack.store import _heartbeat
+from sweepstack.store._owner import Owner, current_owner, is_dead
 from sweepstack.sweep._combinations import HashableDict
 from sweepstack.sweep._journal import (
     Entry,
@@ -50,7 +51,6 @@ from sweepstack.sweep._journal import (
     restart,
 )
 from sweepstack.sweep._keys import param_key
-from sweepstack.store._owner import Owner, current_owner, is_dead
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState
 

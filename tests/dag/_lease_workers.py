@@ -54,7 +54,9 @@ def boom(record):
     raise ValueError(f"size {p['size']} is cursed")
 
 
-def need_shared(root: str, marks: str, seconds: float, offset: int, lease: float, queue: Any) -> None:
+def need_shared(
+    root: str, marks: str, seconds: float, offset: int, lease: float, queue: Any
+) -> None:
     """Compute ``use(slow_shared(...))`` for one offset; put (offset, total or error) on queue."""
     cache = ArtifactCache(root, lease=lease)
     params = {"size": 100, "marks": marks, "seconds": seconds, "offset": offset}
