@@ -2,7 +2,8 @@
 
 Module-level, so that spawned processes import the same stages. Each execution of
 ``slow_shared`` appends a line ``<pid>`` to ``<marks>/slow_shared`` (read by the
-tests), then sleeps ``seconds``; ``boom`` raises after it.
+tests), then sleeps ``seconds``; ``boom`` raises after at most ``seconds``, as soon as
+the file ``<marks>/go`` exists.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def use(record, shared):
 def boom(record):
     p = record.params
     mark(p["marks"], "boom")
-    time.sleep(p["seconds"])
+    deadline = time.monotonic() + p["seconds"]
+    while time.monotonic() < deadline and not os.path.exists(os.path.join(p["marks"], "go")):
+        time.sleep(0.02)  # until the test says go (its waiters are waiting), at most seconds
     raise ValueError(f"size {p['size']} is cursed")
 
 

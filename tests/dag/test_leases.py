@@ -97,11 +97,14 @@ def test_a_stage_that_raises_fails_its_waiters_the_same_way_and_runs_once(tmp_pa
     os.makedirs(marks)
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=need_boom, args=(root, marks, 2.0, i, queue)) for i in range(4)]
+    procs = [ctx.Process(target=need_boom, args=(root, marks, 60.0, i, queue)) for i in range(4)]
     procs[0].start()
     _wait_for(lambda: executions(marks, "boom"), 60, "the first execution")
     for p in procs[1:]:
         p.start()
+    waiting = os.path.join(root, "leases", "waiting")
+    _wait_for(lambda: len(os.listdir(waiting)) == 3, 60, "three waiters")
+    open(os.path.join(marks, "go"), "w").close()
     results = sorted(queue.get(timeout=100) for _ in procs)
     for p in procs:
         p.join(10)
@@ -114,7 +117,7 @@ def test_a_stage_that_raises_fails_its_waiters_the_same_way_and_runs_once(tmp_pa
         assert attrs["message"] == "size 7 is cursed"
         assert attrs["pid"] == procs[0].pid and attrs["stage"] == "boom"
     # a later attempt (a rerun with -c) runs the stage again rather than failing at once
-    later = Record({"size": 7, "marks": marks, "seconds": 0.0, "offset": 9}, cache=root)
+    later = Record({"size": 7, "marks": marks, "seconds": 60.0, "offset": 9}, cache=root)
     with pytest.raises(ValueError, match="cursed"):
         use(boom(later)).state["total"]
     assert len(executions(marks, "boom")) == 2
