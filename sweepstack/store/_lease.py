@@ -10,7 +10,8 @@ rules are those of sweeper claims (:mod:`sweepstack.store._owner`):
   the lease, and is removed when the stage ends;
 - a waiter takes over a lease whose owner is provably dead on its own machine at
   once, and any lease that it has not seen renewed for ``lease + margin`` seconds on
-  its own clock (or whose owner's last renewal, by the owner's clock, is that old);
+  its own monotonic clock (time it was blocked itself does not count; wall clocks of
+  the hosts are never compared);
 - every read and write of a lease file happens under the folder's lock file, so
   NFSv4 revalidates the file on lock; a lease file is written to a temporary name
   and renamed.
@@ -209,11 +210,16 @@ class StageLeases:
         seen: tuple[str, int] | None = None
         seen_at = 0.0
         delay = _POLL_FIRST
-        started = 0.0
-        said = 0.0
+        started = said = last_read = 0.0
         try:
             while True:
                 with self._lock():
+                    now = time.monotonic()
+                    if last_read and now - last_read > max(self._lease / 4, 2 * _POLL_MAX):
+                        # this process was blocked itself (a file server outage, a frozen
+                        # VM): nobody could renew meanwhile, so the silence proves nothing
+                        seen = None
+                    last_read = now
                     doc = self._read(key)
                     if doc is not None and doc.get("state") == FAILED:
                         if doc.get("token") in waited:
@@ -271,8 +277,6 @@ class StageLeases:
         beat = (str(doc.get("token")), int(doc.get("beat", 0)))
         if seen == beat and time.monotonic() - seen_at > lease + margin:
             return f"its owner, {where}, did not renew it for {lease + margin:.0f} s"
-        if time.time() - float(doc.get("renewed", 0.0)) > lease + margin and owner.id != me.id:
-            return f"its owner, {where}, last renewed it more than {lease + margin:.0f} s ago"
         return None
 
     def _document(self, lease: Lease, me: Owner, renewed: float, beat: int) -> dict[str, Any]:
