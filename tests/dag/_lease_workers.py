@@ -80,3 +80,13 @@ def need_boom(root: str, marks: str, seconds: float, offset: int, queue: Any) ->
         queue.put((offset, None, {}))
     except Exception as err:
         queue.put((offset, type(err).__name__, dict(getattr(err, "__dict__", {}))))
+
+
+def manager_needs_shared(path: str, cache_path: str, marks: str, queue: Any) -> None:
+    """A notebook: an ArtifactManager on a shared cache computing ``use(slow_shared(...))``."""
+    from sweepstack.dag import ArtifactManager
+
+    with ArtifactManager("notebook", path=path, cache_path=cache_path) as manager:
+        params = {"size": 100, "marks": marks, "seconds": 3.0, "offset": 0}
+        record = use(slow_shared(manager.record(params)))
+        queue.put((record.state["total"], record.stages[0]["status"], manager.cache.leases.waits))

@@ -14,7 +14,15 @@ import pytest
 from sweepstack.dag import Record
 from sweepstack.store._cache import ArtifactCache
 from sweepstack.store._lease import StageLeases
-from tests.dag._lease_workers import boom, executions, need_boom, need_shared, slow_shared, use
+from tests.dag._lease_workers import (
+    boom,
+    executions,
+    manager_needs_shared,
+    need_boom,
+    need_shared,
+    slow_shared,
+    use,
+)
 
 EXPECTED = sum(range(100))
 
@@ -202,3 +210,27 @@ def test_lease_of_a_frozen_owner_is_taken_after_lease_and_margin(tmp_path):
     finally:
         proc.kill()
         proc.wait(10)
+
+
+@pytest.mark.timeout(120)
+def test_two_artifact_managers_on_one_cache_share_the_stage_lease(tmp_path):
+    cache, marks = str(tmp_path / "shared-cache"), str(tmp_path / "marks")
+    os.makedirs(marks)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=manager_needs_shared, args=(str(tmp_path / f"nb{i}"), cache, marks, queue)
+        )
+        for i in range(2)
+    ]
+    procs[0].start()
+    _wait_for(lambda: executions(marks, "slow_shared"), 60, "the first notebook's stage")
+    procs[1].start()
+    results = [queue.get(timeout=100) for _ in procs]
+    for p in procs:
+        p.join(10)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert len(executions(marks, "slow_shared")) == 1
+    assert sorted(status for _, status, _ in results) == ["hit", "run"]
+    assert all(total == EXPECTED for total, _, _ in results)
