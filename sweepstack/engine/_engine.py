@@ -515,7 +515,7 @@ class Engine:
             )
         if self._progress is not None:
             self._progress.update(sweeper.name, sweeper.counts())
-        time.sleep(min(2.0, max(0.05, sweeper.heartbeat_interval / 8)))
+        time.sleep(min(0.5, max(0.05, sweeper.heartbeat_interval / 8)))
         return True
 
     def _dry_loop(self, sweeper: ParamSweeper) -> Iterator[Record]:
