@@ -36,6 +36,7 @@ Layout (``<cache>/leases/``, next to the artifacts' two-character shards)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -131,7 +132,8 @@ class StageLeases:
         self._held: dict[str, Lease] = {}
         self._held_pid = os.getpid()
         self._mutex = threading.Lock()
-        self._ready = False
+        self._file_lock: Any = None
+        self._me: Owner | None = None
         self.waits = 0  # waits for another process's lease (for tests and benchmarks)
         self.wait_seconds = 0.0
 
@@ -159,10 +161,18 @@ class StageLeases:
         return os.path.join(self.folder, key + LEASE_SUFFIX)
 
     def _lock(self) -> Any:
-        if not self._ready:
+        if self._file_lock is None:
             os.makedirs(os.path.join(self.folder, WAITING_DIR), exist_ok=True)
-            self._ready = True
-        return file_lock(os.path.join(self.folder, LEASE_LOCK))
+            # kept: the process's one lock object for the file (it survives a fork)
+            self._file_lock = file_lock(os.path.join(self.folder, LEASE_LOCK))
+        return self._file_lock
+
+    def _owner(self) -> Owner:
+        """This process as an owner; its identity is read once per process."""
+        me = self._me
+        if me is None or me.pid != os.getpid():
+            me = self._me = current_owner(self._lease)
+        return dataclasses.replace(me, lease=self._lease, since=time.time())
 
     def _read(self, key: str) -> dict[str, Any] | None:
         # called under the lock: on NFS the lock makes the client revalidate the file
@@ -204,7 +214,7 @@ class StageLeases:
                 stage; the key is not run again here.
             StoreWriteError: the lease file could not be written.
         """
-        me = current_owner(self._lease)
+        me = self._owner()
         token = uuid.uuid4().hex[:16]
         waited: set[str] = set()  # tokens of the attempts this call waited for
         seen: tuple[str, int] | None = None
