@@ -13,7 +13,7 @@ import time
 import traceback
 from typing import Any
 
-from sweepstack.dag import Record, stage
+from sweepstack.dag import Record, aggregate, stage
 from sweepstack.store._cache import ArtifactCache
 
 
@@ -90,3 +90,25 @@ def manager_needs_shared(path: str, cache_path: str, marks: str, queue: Any) -> 
         params = {"size": 100, "marks": marks, "seconds": 3.0, "offset": 0}
         record = use(slow_shared(manager.record(params)))
         queue.put((record.state["total"], record.stages[0]["status"], manager.cache.leases.waits))
+
+
+@aggregate(inputs=["total"], outputs=["summary"], params=["marks"], version="1")
+def summarize(record, records, total):
+    mark(record.params["marks"], "summarize")
+    time.sleep(2.0)
+    return sorted(total.values())
+
+
+def need_summary(root: str, marks: str, queue: Any) -> None:
+    """Three members sharing ``slow_shared``, then an aggregate over them; put its value."""
+    cache = ArtifactCache(root, lease=30.0)
+    members = [
+        use(
+            slow_shared(
+                Record({"size": 10, "marks": marks, "seconds": 1.0, "offset": i}, cache=cache)
+            )
+        )
+        for i in range(3)
+    ]
+    summary = summarize(Record({"marks": marks}, key="summary", cache=cache), members)
+    queue.put(summary.state["summary"])

@@ -20,6 +20,7 @@ from tests.dag._lease_workers import (
     manager_needs_shared,
     need_boom,
     need_shared,
+    need_summary,
     slow_shared,
     use,
 )
@@ -234,3 +235,22 @@ def test_two_artifact_managers_on_one_cache_share_the_stage_lease(tmp_path):
     assert len(executions(marks, "slow_shared")) == 1
     assert sorted(status for _, status, _ in results) == ["hit", "run"]
     assert all(total == EXPECTED for total, _, _ in results)
+
+
+@pytest.mark.timeout(120)
+def test_processes_resolving_one_aggregate_compute_it_and_its_members_stages_once(tmp_path):
+    root, marks = str(tmp_path / "cache"), str(tmp_path / "marks")
+    os.makedirs(marks)
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=need_summary, args=(root, marks, queue)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=100) for _ in procs]
+    for p in procs:
+        p.join(10)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    assert results == [[45, 46, 47]] * 3
+    assert len(executions(marks, "slow_shared")) == 1
+    assert len(executions(marks, "summarize")) == 1
+    assert _leftovers(root) == []
