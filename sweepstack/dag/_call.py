@@ -346,6 +346,10 @@ class Call:
             return None
 
         def computed() -> bool:
+            refresh = getattr(record._cache, "refresh", None)
+            if refresh is not None:  # another host's artifact is not hidden by a cached miss
+                for output in stage.outputs:
+                    refresh(self.key_of(output))
             status, reason, metas, replace = self.decide()
             if status != HIT:
                 return False

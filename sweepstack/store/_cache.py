@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from sweepstack.errors import ArtifactCorruptError, StoreWriteError
-from sweepstack.store._atomic import is_temp_name, publish_dir, temp_name
+from sweepstack.store._atomic import is_temp_name, publish_dir, refresh_dir, temp_name
 from sweepstack.store._format import CACHE_DIR, FORMAT_VERSION, QUARANTINE_DIR, dumps, shard
 from sweepstack.store._lease import LEASES_DIR, StageLeases
 
@@ -145,6 +145,11 @@ class ArtifactCache:
         if not isinstance(meta, dict) or not isinstance(meta.get("checksum"), str):
             raise ArtifactCorruptError(key, self.path(key), f"{META_FILE} has no checksum")
         return meta
+
+    def refresh(self, key: str) -> None:
+        """Make the next :meth:`read_meta` of ``key`` see an artifact another host just
+        published (NFS clients cache missing names; see :func:`._atomic.refresh_dir`)."""
+        refresh_dir(os.path.join(self.root, key[:2]))
 
     def has(self, key: str) -> bool:
         """True when artifact ``key`` exists (its data is not checked)."""

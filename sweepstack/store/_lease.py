@@ -49,7 +49,7 @@ from typing import Any, Callable
 
 from sweepstack.errors import StageFailedElsewhereError
 from sweepstack.store import _heartbeat
-from sweepstack.store._atomic import atomic_write, is_temp_name
+from sweepstack.store._atomic import atomic_create, atomic_write, is_temp_name, refresh_dir
 from sweepstack.store._format import dumps
 from sweepstack.store._locks import file_lock
 from sweepstack.store._owner import Owner, current_owner, is_dead
@@ -230,7 +230,9 @@ class StageLeases:
                         # VM): nobody could renew meanwhile, so the silence proves nothing
                         seen = None
                     last_read = now
+                    refresh_dir(self.folder)  # a lease another host created: not missing
                     doc = self._read(key)
+                    exists = doc is not None
                     if doc is not None and doc.get("state") == FAILED:
                         if doc.get("token") in waited:
                             raise _failure(key, doc)
@@ -241,20 +243,29 @@ class StageLeases:
                         None if doc is None else self._takeover_reason(key, doc, me, seen, seen_at)
                     )
                     if doc is None or reason is not None:
-                        lease = Lease(key, token, stage, record, taken_over=reason)
-                        self._write(key, self._document(lease, me, time.time(), 0))
-                        with self._mutex:
-                            self._mine()[key] = lease
-                        break
-                    beat = (str(doc.get("token")), int(doc.get("beat", 0)))
-                    if beat != seen:
-                        seen, seen_at = beat, time.monotonic()
-                    if not waited:
-                        started = said = time.monotonic()
-                        self.waits += 1
-                        self._say_waiting(key, stage, record, doc, me)
-                    waited.add(str(doc.get("token")))
-                if time.monotonic() - said > _SAY_EVERY:
+                        mine = Lease(key, token, stage, record, taken_over=reason)
+                        document = self._document(mine, me, time.time(), 0)
+                        lease: Lease | None = mine
+                        if exists:  # replaced under the lock: readers see the old or the new
+                            self._write(key, document)
+                        elif not atomic_create(self._path(key), dumps(document), fsync=False):
+                            # created meanwhile by another host (the server knows, even
+                            # when this client still believed the name missing)
+                            lease = None
+                        if lease is not None:
+                            with self._mutex:
+                                self._mine()[key] = lease
+                            break
+                    if doc is not None:
+                        beat = (str(doc.get("token")), int(doc.get("beat", 0)))
+                        if beat != seen:
+                            seen, seen_at = beat, time.monotonic()
+                        if not waited:
+                            started = said = time.monotonic()
+                            self.waits += 1
+                            self._say_waiting(key, stage, record, doc, me)
+                        waited.add(str(doc.get("token")))
+                if doc is not None and time.monotonic() - said > _SAY_EVERY:
                     said = time.monotonic()
                     self._say_waiting(key, stage, record, doc, me)
                 time.sleep(delay)
@@ -263,6 +274,7 @@ class StageLeases:
             if waited:
                 self.wait_seconds += time.monotonic() - started
                 self._unsay_waiting(me)
+        assert lease is not None
         if lease.taken_over:
             _log.warning("stage %s: took over the lease of %s (%s)", stage, key, lease.taken_over)
         _heartbeat.register(self)
