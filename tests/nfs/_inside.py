@@ -645,7 +645,8 @@ def shared_stage(base: str) -> dict[str, Any]:
     expected = sum(i * i for i in range(1000))
     check(all(r["total"] == expected for r in results), f"wrong totals: {results}")
     ran = sorted(os.listdir(server_marks))
-    check(len(ran) == 1, f"the stage ran {len(ran)} times: {ran}")
+    logs = {p.host: p.errors[-6:] for p in procs}
+    check(len(ran) == 1, f"the stage ran {len(ran)} times: {ran}; {results}; {logs}")
     statuses = sorted(r["expensive"] for r in results)
     check(statuses == ["hit", "run"], f"stage statuses {statuses}")
     waiter = next(r for r in results if r["expensive"] == "hit")
