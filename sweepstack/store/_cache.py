@@ -148,7 +148,11 @@ class ArtifactCache:
 
     def refresh(self, key: str) -> None:
         """Make the next :meth:`read_meta` of ``key`` see an artifact another host just
-        published (NFS clients cache missing names; see :func:`._atomic.refresh_dir`)."""
+        published (NFS clients cache missing names; see :func:`._atomic.refresh_dir`).
+
+        The cache folder first: the shard folder itself may be a name cached as missing.
+        """
+        refresh_dir(self.root)
         refresh_dir(os.path.join(self.root, key[:2]))
 
     def has(self, key: str) -> bool:
