@@ -55,9 +55,23 @@ def _executions(path: str) -> collections.Counter[str]:
     return counts
 
 
+def _working(path: str) -> float:
+    """Seconds from the first worker's start to the last one's end (no launcher, no exit)."""
+    import datetime
+
+    import sweepstack
+
+    def seconds(text: str) -> float:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+    runs = [r.document for r in sweepstack.open(path).runs if r.get("role") != "launcher"]
+    return max(seconds(r["ended"]) for r in runs) - min(seconds(r["started"]) for r in runs)
+
+
 def _measure(
     script: list[str], workers: int, *options: str
-) -> tuple[float, collections.Counter[str]]:
+) -> tuple[float, collections.Counter[str], float]:
+    """Wall time of the whole command, stage executions, and the workers' working time."""
     folder = tempfile.mkdtemp(prefix="bench-leases-")
     try:
         path = os.path.join(folder, "exp")
@@ -65,7 +79,7 @@ def _measure(
         if workers > 1:
             argv += ["--workers", str(workers)]
         elapsed = _run(argv)
-        return elapsed, _executions(path)
+        return elapsed, _executions(path), _working(path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
