@@ -22,6 +22,7 @@ SCENARIOS = [
     "bench_sweep",
     "bench_sweeper",
     "bench_dag",
+    "bench_leases",
     "bench_store",
     "bench_scale",
 ]

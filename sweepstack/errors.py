@@ -50,6 +50,7 @@ __all__ = [
     "SnapshotCorruptError",
     "SpaceChangedError",
     "StageDefinitionError",
+    "StageFailedElsewhereError",
     "StageOutputError",
     "StoreValueError",
     "StoreWriteError",
@@ -488,6 +489,29 @@ class StageOutputError(SweepstackError, ValueError):
         return (
             f"stage {self.stage!r} declares {self.expected} output(s){names} but returned "
             f"{self.got}. {how}"
+        )
+
+
+class StageFailedElsewhereError(SweepstackError, RuntimeError):
+    """A stage this process waited for raised in the process computing it."""
+
+    def __init__(
+        self, stage: str, key: str, error_type: str, message: str, host: str, pid: int
+    ) -> None:
+        super().__init__(stage, key, error_type, message, host, pid)
+        self.stage = stage
+        self.key = key
+        self.error_type = error_type
+        self.message = message
+        self.host = host
+        self.pid = pid
+
+    def __str__(self) -> str:
+        return (
+            f"stage {self.stage!r} raised {self.error_type}: {self.message} (in pid {self.pid} "
+            f"on {self.host}, computing artifact {self.key}, which this process waited for; "
+            "it was not run again here). Fix the stage, then continue with -c DIR: failed "
+            "combinations run again."
         )
 
 

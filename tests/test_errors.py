@@ -83,6 +83,10 @@ EXAMPLES = {
         errors.StageOutputError("train", 2, 1, ("model", "score")),
         ValueError,
     ),
+    errors.StageFailedElsewhereError: (
+        errors.StageFailedElsewhereError("train", "ab" * 16, "ValueError", "boom", "node1", 42),
+        RuntimeError,
+    ),
     errors.CacherError: (
         errors.CacherError("train", "model", "JsonCacher", "save", "not JSON"),
         RuntimeError,

@@ -78,7 +78,30 @@ class Status:
             },
             "time": now,
             "sweeps": sweeps,
+            "stage_leases": _stage_leases(self.experiment, now),
         }
+
+
+def _stage_leases(experiment: Experiment, now: float) -> list[dict[str, Any]]:
+    """Stage outputs being computed (and by whom), waited for, or whose last attempt failed."""
+    try:
+        infos = experiment.cache.leases.active()
+    except OSError:
+        return []
+    return [
+        {
+            "stage": info.stage,
+            "key": info.key,
+            "state": "computing" if info.state == "running" else info.state,
+            "host": info.host,
+            "pid": info.pid,
+            "for": max(0.0, now - info.since),
+            "renewed": max(0.0, now - info.renewed),
+            "waits_for": info.holder,
+            "error": info.error,
+        }
+        for info in sorted(infos, key=lambda i: (i.stage, i.key, i.state))
+    ]
 
 
 def _sweep(
@@ -245,6 +268,37 @@ def show(document: dict[str, Any], out: Output, verbose: bool = False) -> None:
             out.line(f"{sweep['name']}: cannot be read: {sweep['error']}", "bold red")
             continue
         _show_sweep(sweep, out, verbose)
+    _show_leases(document.get("stage_leases") or [], out)
+
+
+def _show_leases(leases: list[dict[str, Any]], out: Output) -> None:
+    if not leases:
+        return
+    out.line()
+    rows = []
+    for lease in leases:
+        if lease["state"] == "waiting":
+            what = f"waits for {lease['waits_for']}"
+        elif lease["state"] == "failed":
+            what = f"last attempt failed: {lease['error']}"
+        else:
+            what = f"renewed {age(lease['renewed'])} ago"
+        rows.append(
+            [
+                lease["stage"],
+                lease["key"][:12],
+                lease["state"],
+                f"pid {lease['pid']} on {lease['host']}",
+                age(lease["for"]),
+                what,
+            ]
+        )
+    out.table(
+        ["stage", "key", "state", "process", "for", ""],
+        rows,
+        title="stage leases (an output key is computed by one process; others wait)",
+        numeric=[False, False, False, False, True, False],
+    )
 
 
 def _rate(per_minute: float) -> str:

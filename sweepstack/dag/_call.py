@@ -37,6 +37,7 @@ from sweepstack.errors import (
     ArtifactCorruptWarning,
     CacherError,
     StageOutputError,
+    StoreWriteError,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ HIT = "hit"
 FAILED = "failed"
 
 _UNSET: Any = object()
+_COMPUTED: Any = object()  # the outputs were computed by another process while this one waited
 
 _running = threading.local()
 
@@ -338,30 +340,81 @@ class Call:
     def _execute(self) -> None:
         record, stage = self.record, self.stage
         self.status = RUN
-        inputs = self._gather()
+        inputs = self._gather()  # before the lease: a process never waits while holding one
+        lease = self._take_lease()
+        if lease is _COMPUTED:
+            self._bind_hits()
+            return
         record._enter(self)
         stack = _running.__dict__.setdefault("stack", [])
         stack.append(self)
         start = time.perf_counter()
+        failure: BaseException | None = None
         try:
-            if stage.is_aggregate:
-                result = stage.fn(record, list(self.members or ()), **inputs)
-            else:
-                result = stage.fn(record, **inputs)
-            values = self._split(result)
-        except BaseException:
-            self.status = FAILED
-            raise
+            try:
+                if stage.is_aggregate:
+                    result = stage.fn(record, list(self.members or ()), **inputs)
+                else:
+                    result = stage.fn(record, **inputs)
+                values = self._split(result)
+            except BaseException as err:
+                self.status = FAILED
+                failure = err
+                raise
+            finally:
+                self.duration = time.perf_counter() - start
+                stack.pop()
+                record._leave()
+            try:
+                self._store(values)
+            except BaseException as err:
+                self.status = FAILED
+                failure = err
+                raise
         finally:
-            self.duration = time.perf_counter() - start
-            stack.pop()
-            record._leave()
-        try:
-            self._store(values)
-        except BaseException:
-            self.status = FAILED
-            raise
+            if lease is not None:
+                self._release(lease, failure)
         self.done = True
+
+    def _take_lease(self) -> Any:
+        """The lease of this call's outputs, None (no cache), or ``_COMPUTED``.
+
+        ``_COMPUTED`` means another process computed the outputs while this one waited
+        (or just before it took the lease): they are cache hits now.
+        """
+        record, stage = self.record, self.stage
+        leases = getattr(record.cache, "leases", None)
+        if leases is None or record.dry_cache or not stage.outputs:
+            return None
+
+        def computed() -> bool:
+            refresh = getattr(record.cache, "refresh", None)
+            if refresh is not None:  # another host's artifact is not hidden by a cached miss
+                for output in stage.outputs:
+                    refresh(self.key_of(output))
+            status, reason, metas, replace = self.decide()
+            if status != HIT:
+                return False
+            self.status, self.metas, self.replace = status, metas, replace
+            self.reason = f"computed meanwhile by another process ({reason})"
+            return True
+
+        lease = leases.acquire(self.key_of(stage.outputs[0]), stage.name, record.key, computed)
+        if lease is None:
+            return _COMPUTED
+        # published between this call's plan and its lease: a hit after all
+        if computed():
+            leases.release(lease)
+            return _COMPUTED
+        return lease
+
+    def _release(self, lease: Any, failure: BaseException | None) -> None:
+        # Waiters fail with the stage's own failure (they would compute the same key);
+        # an interrupt or an environment error only gives the lease back, and a waiter
+        # computes the key itself.
+        if not isinstance(failure, Exception) or isinstance(failure, StoreWriteError):
+            failure = None
+        self.record.cache.leases.release(lease, failure)
 
     def _split(self, result: Any) -> tuple[Any, ...]:
         # curifactory's rule: a tuple is one value per output, anything else is the

@@ -43,6 +43,7 @@ from sweepstack.engine._options import (
 from sweepstack.engine._outputs import copy_outputs, redirect_outputs
 from sweepstack.engine._progress import Progress
 from sweepstack.engine._signals import interrupts_as_exceptions
+from sweepstack.engine._spread import spread_order
 from sweepstack.engine._workers import run_workers
 from sweepstack.errors import (
     CorruptEntryError,
@@ -279,7 +280,7 @@ class Engine:
             self.current_run = run
             self._setup_outputs(xd, run.reference)
             logs.to_file(xd.log_path(run.reference))
-            self._cache = ArtifactCache(xd.cache_dir)
+            self._cache = ArtifactCache(xd.cache_dir, lease=args.lease)
             _log.info("run %s in %s", run.reference, xd.path)
             _log.info("command line: %s", " ".join(shlex.quote(a) for a in self._command_line()))
             self._run_hooks(run)
@@ -493,6 +494,8 @@ class Engine:
         options.setdefault("retry_failed", self.args.retry_failed)
         space_options = self._space_options or SpaceOptions(self.args)
         sweeps = space_options.combinations(sweeps)
+        if self.args.worker_of:  # one of several workers: spread them over upstream keys
+            options.setdefault("order", spread_order())
         if self.args.dry:
             path = ExperimentDir.sweeper_path(self.result_dir or "", name)
             sweeper = ParamSweeper(path, list(sweeps), name=name, readonly=True, **options)
@@ -703,7 +706,7 @@ class Engine:
             )
         if self._progress is not None:
             self._progress.update(sweeper.name, _with_running(sweeper))
-        time.sleep(min(2.0, max(0.05, sweeper.heartbeat_interval / 8)))
+        time.sleep(min(0.5, max(0.05, sweeper.heartbeat_interval / 8)))
         return True
 
     def _dry_loop(self, sweeper: ParamSweeper) -> Iterator[Record]:

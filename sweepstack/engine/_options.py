@@ -152,7 +152,10 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=600.0,
         metavar="SECONDS",
-        help="seconds after which the claim of a silent process is taken back (default 600)",
+        help=(
+            "seconds after which the claims and stage leases of a silent process are "
+            "taken back (default 600)"
+        ),
     )
     group.add_argument(
         "--overwrite",

@@ -34,6 +34,7 @@ __all__ = [
     "publish_dir",
     "read_bytes",
     "reason_of",
+    "refresh_dir",
     "temp_name",
     "write_all",
 ]
@@ -77,6 +78,22 @@ def fsync_dir(folder: str) -> None:
         pass  # EINVAL on file systems without directory fsync (some NFS servers, tmpfs)
     finally:
         os.close(fd)
+
+
+def refresh_dir(folder: str) -> None:
+    """Make the next lookups of names in ``folder`` see what the file server holds now.
+
+    An NFS client caches the result of a lookup, a missing name included, for as long
+    as it trusts the folder's cached attributes (up to ``acdirmax``, 60 s by default):
+    a file another host created since may look missing. Opening the folder makes the
+    client revalidate its attributes (close-to-open), and a changed folder drops the
+    cached lookups. On a local file system this is one cheap open and close.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return  # missing: nothing in it to see
+    os.close(fd)
 
 
 def write_all(fd: int, content: Content) -> None:
@@ -202,17 +219,21 @@ def atomic_write(path: str, content: Content, *, fsync: bool = True, mode: int =
         fsync_dir(os.path.dirname(path))
 
 
-def atomic_create(path: str, content: Content, *, mode: int = FILE_MODE) -> bool:
+def atomic_create(
+    path: str, content: Content, *, mode: int = FILE_MODE, fsync: bool = True
+) -> bool:
     """Create ``path`` with ``content`` unless it exists; True if this call created it.
 
     The content is complete from the moment the name appears. Over NFS a lost reply
     to ``link`` may turn a success into EEXIST; the link count of the temporary file
-    tells the two apart.
+    tells the two apart. The server decides whether the name exists, so this is
+    exclusive across hosts even when a client caches the name as missing.
+    ``fsync=False`` skips the fsyncs, for a file that may be lost in a crash.
 
     Raises:
         StoreWriteError: the file could not be written for another reason than existing.
     """
-    tmp = _write_temp(path, content, True, mode)
+    tmp = _write_temp(path, content, fsync, mode)
     try:
         try:
             os.link(tmp, path)
@@ -220,7 +241,8 @@ def atomic_create(path: str, content: Content, *, mode: int = FILE_MODE) -> bool
             return os.stat(tmp).st_nlink == 2  # our link did happen; only the reply was lost
         except OSError as err:
             raise StoreWriteError(path, reason_of(err)) from err
-        fsync_dir(os.path.dirname(path))
+        if fsync:
+            fsync_dir(os.path.dirname(path))
         return True
     finally:
         _unlink_quietly(tmp)

@@ -4,6 +4,7 @@ Layout (``DIR/cache`` by default; a cache may also be shared between experiments
 
     cache/<kk>/<key>/meta.json      what made the key, checksum, sizes, run, created
     cache/<kk>/<key>/data.<ext>     the data file(s) written by a cacher
+    cache/leases/                   stage leases of keys being computed (:mod:`._lease`)
 
 ``<kk>`` is the first two hex digits of the key (:func:`~sweepstack.store._format.shard`).
 Names come from keys only, never from parameter values.
@@ -29,9 +30,10 @@ from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 from sweepstack.errors import ArtifactCorruptError, StoreWriteError
-from sweepstack.store._atomic import is_temp_name, publish_dir, reason_of, temp_name
+from sweepstack.store._atomic import is_temp_name, publish_dir, reason_of, refresh_dir, temp_name
 from sweepstack.store._check import quarantine_file
 from sweepstack.store._format import CACHE_DIR, FORMAT_VERSION, QUARANTINE_DIR, dumps, shard
+from sweepstack.store._lease import LEASES_DIR, StageLeases
 from sweepstack.store._names import SHORT_HOST
 
 __all__ = ["META_FILE", "ArtifactCache", "checksum_folder"]
@@ -80,6 +82,8 @@ class ArtifactCache:
     Args:
         root: the cache folder (``DIR/cache``); created when missing, on first write.
         quarantine: where corrupt artifacts are moved; default ``<root>/../quarantine/cache``.
+        lease: seconds a stage lease of this cache stays valid without renewal
+            (see :attr:`leases`).
 
     >>> import tempfile
     >>> cache = ArtifactCache(tempfile.mkdtemp())
@@ -93,18 +97,20 @@ class ArtifactCache:
     'hello'
     """
 
-    def __init__(self, root: str, quarantine: str | None = None) -> None:
+    def __init__(self, root: str, quarantine: str | None = None, lease: float = 600.0) -> None:
         self.root = os.path.abspath(os.fspath(root))
         self.quarantine_dir = os.path.abspath(
             quarantine or os.path.join(os.path.dirname(self.root), QUARANTINE_DIR, CACHE_DIR)
         )
         self._shards: set[str] = set()
+        self.leases = StageLeases(os.path.join(self.root, LEASES_DIR), lease)
+        """Who computes which key now: a stage takes its output key's lease to run."""
 
     def __repr__(self) -> str:
         return f"ArtifactCache({self.root!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (self.__class__, (self.root, self.quarantine_dir))
+        return (self.__class__, (self.root, self.quarantine_dir, self.leases.lease))
 
     # --- reading ---------------------------------------------------------------------
 
@@ -142,6 +148,15 @@ class ArtifactCache:
         if not isinstance(meta, dict) or not isinstance(meta.get("checksum"), str):
             raise ArtifactCorruptError(key, self.path(key), f"{META_FILE} has no checksum")
         return meta
+
+    def refresh(self, key: str) -> None:
+        """Make the next :meth:`read_meta` of ``key`` see an artifact another host just
+        published (NFS clients cache missing names; see :func:`._atomic.refresh_dir`).
+
+        The cache folder first: the shard folder itself may be a name cached as missing.
+        """
+        refresh_dir(self.root)
+        refresh_dir(os.path.join(self.root, key[:2]))
 
     def has(self, key: str) -> bool:
         """True when artifact ``key`` exists (its data is not checked)."""

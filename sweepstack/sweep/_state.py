@@ -29,7 +29,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sweepstack.sweep._owner import Owner
+from sweepstack.store._owner import Owner
 from sweepstack.sweep._space import Space
 
 __all__ = ["SweepState"]

@@ -27,6 +27,7 @@ from sweepstack.errors import (
     UnkeyableValueError,
     UnknownCombinationError,
 )
+from sweepstack.store import _heartbeat
 from sweepstack.store._atomic import reason_of
 from sweepstack.store._check import Problem
 from sweepstack.store._format import (
@@ -34,13 +35,12 @@ from sweepstack.store._format import (
     SWEEPER_SWEEPS,
 )
 from sweepstack.store._locks import file_lock
-from sweepstack.sweep import _heartbeat
+from sweepstack.store._owner import Owner, current_owner, death, is_dead, is_parent
 from sweepstack.sweep._combinations import HashableDict
 from sweepstack.sweep._journal import (
     Entry,
     Journal,
 )
-from sweepstack.sweep._owner import Owner, current_owner, death, is_dead, is_parent
 from sweepstack.sweep._sets import CombinationSet
 from sweepstack.sweep._space import Space
 from sweepstack.sweep._state import SweepState

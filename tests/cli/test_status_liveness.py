@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from sweepstack.store._owner import current_owner, death
 from sweepstack.sweep import ParamSweeper
-from sweepstack.sweep._owner import current_owner, death
 from tests.cli.experiments import environment
 from tests.cli.test_running import _counts, wait_for, worker
 

@@ -100,6 +100,48 @@ class BodyFails(Options):
             compute(record)
 
 
+def _mark(record, name):
+    """One line per execution of a stage in ``<marks>/<name>``: the tests count them."""
+    marks = record.config["marks"]
+    if marks:
+        with open(os.path.join(marks, name), "a") as f:
+            f.write(f"{os.getpid()}\n")
+
+
+@stage(outputs=["sa"], params=["a", "marks", "work"])
+def stage_a(record):
+    _mark(record, "a")
+    time.sleep(record.config["work"])
+    return record.params["a"]
+
+
+@stage(inputs=["sa"], outputs=["sb"], params=["b", "marks", "work"])
+def stage_b(record, sa):
+    _mark(record, "b")
+    time.sleep(record.config["work"])
+    return sa * 10 + record.params["b"]
+
+
+@stage(inputs=["sb"], outputs=["sc"], params=["c", "marks", "work_c"])
+def stage_c(record, sb):
+    _mark(record, "c")
+    time.sleep(record.config["work_c"])
+    record.fields["value"] = sb * 10 + record.params["c"]
+    return record.fields["value"]
+
+
+class ThreeStages(Options):
+    """a (2 levels) -> b (3) -> c (4): shared upstream stages (issue 13)."""
+
+    def init(self):
+        self.args_parser.add_argument("--work-c", type=float, default=0.0)
+
+    def run(self):
+        sweeper = self.sweeper(sweep({"a": [0, 1], "b": [0, 1, 2], "c": [0, 1, 2, 3]}))
+        for record in self.records(sweeper):
+            stage_c(stage_b(stage_a(record)))
+
+
 class Base(Engine):
     order: list[str] = []
 
@@ -145,6 +187,10 @@ class Devices(Options):
 
 
 if __name__ == "__main__":
-    {"Counting": Counting, "BodyFails": BodyFails, "Devices": Devices}[sys.argv[1]]().start(
-        sys.argv[2:]
-    )
+    engines = {
+        "Counting": Counting,
+        "BodyFails": BodyFails,
+        "Devices": Devices,
+        "ThreeStages": ThreeStages,
+    }
+    engines[sys.argv[1]]().start(sys.argv[2:])

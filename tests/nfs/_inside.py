@@ -628,6 +628,48 @@ def engines(base: str) -> dict[str, Any]:
     }
 
 
+# --- 5. two hosts need one expensive stage: computed once, under its stage lease ---------
+
+
+def shared_stage(base: str) -> dict[str, Any]:
+    from sweepstack.store._cache import ArtifactCache
+
+    a_dir, b_dir, server_dir = both(f"{base}/stage")
+    a_marks, b_marks, server_marks = both(f"{base}/stage-marks")
+    os.makedirs(server_marks, exist_ok=True)
+    procs = [
+        Proc("hostA", ["-m", "tests.nfs._stage", a_dir, a_marks, str(LEASE)]),
+        Proc("hostB", ["-m", "tests.nfs._stage", b_dir, b_marks, str(LEASE)]),
+    ]
+    wait_until(lambda: all(p.ready() for p in procs), 180, "both processes")
+    for p in procs:
+        p.send("go")
+    for p in procs:
+        check(p.finish(180) == 0, f"the process on {p.host} failed: {p.errors[-8:]}")
+    results = [json.loads(p.tagged("RESULT")[-1]) for p in procs]
+    expected = sum(i * i for i in range(1000))
+    check(all(r["total"] == expected for r in results), f"wrong totals: {results}")
+    ran = sorted(os.listdir(server_marks))
+    logs = {p.host: p.errors[-6:] for p in procs}
+    check(len(ran) == 1, f"the stage ran {len(ran)} times: {ran}; {results}; {logs}")
+    statuses = sorted(r["expensive"] for r in results)
+    check(statuses == ["hit", "run"], f"stage statuses {statuses}")
+    waiter = next(r for r in results if r["expensive"] == "hit")
+    check(waiter["waits"] == 1, f"the other host did not wait for the lease: {waiter}")
+    cache = ArtifactCache(os.path.join(server_dir))
+    check(not cache.check(), f"corrupt artifacts: {cache.check()}")
+    left = [n for n in os.listdir(os.path.join(server_dir, "leases")) if n.endswith(".json")]
+    left += os.listdir(os.path.join(server_dir, "leases", "waiting"))
+    check(not left, f"lease files left behind: {left}")
+    log(f"shared-stage: ran on {ran[0]}, the other host waited {waiter['seconds']} s")
+    return {
+        "executions": len(ran),
+        "computed_by": ran[0].split("-")[0],
+        "waiter": waiter["host"],
+        "waiter_seconds": waiter["seconds"],
+    }
+
+
 def main() -> int:
     import warnings
 
@@ -644,6 +686,7 @@ def main() -> int:
         ("server-restart", lambda: server_restart(base)),
         ("kill-in-session", lambda: kill_in_session(base)),
         ("engines-records-artifacts", lambda: engines(base)),
+        ("shared-stage", lambda: shared_stage(base)),
     ]
     wanted = set(sys.argv[1:])  # names of scenarios to run (all by default), to debug one
     for name, scenario in scenarios:

@@ -132,6 +132,14 @@ def test_engines_on_two_hosts_share_one_experiment_with_intact_records_and_artif
     assert set(details["records_per_host"]) == {"hostA", "hostB"}
 
 
+def test_two_hosts_needing_one_expensive_stage_compute_it_once(vm):
+    # both start together; one takes the stage lease and computes, the other waits
+    # (renewals every quarter of a 5 s lease) and then loads the artifact
+    details = _scenario(vm, "shared-stage")
+    assert details["executions"] == 1
+    assert details["computed_by"] != details["waiter"]
+
+
 def test_the_vm_run_ended_with_every_scenario_passed(vm):
     ok, info = vm["_output"]
     assert ok, f"the scenarios exited with {info['status']}:\n{info['tail']}"

@@ -1,9 +1,12 @@
-"""One thread per process renews the leases of the claims its sweepers hold.
+"""One thread per process renews the leases it holds: sweeper claims and stage leases.
 
-A claim's lease is renewed by an ``H`` entry in the sweeper's journal every quarter
-of the lease. Observers judge a lease on their own clocks from when they last saw
-news of its owner, so a process whose heartbeat stops (killed, frozen, cut off from
-the file server) loses its claims about one lease after its last heartbeat.
+A holder (a sweeper, or the stage leases of a cache) registers itself and is called
+every ``heartbeat_interval`` seconds until it says it holds nothing. A sweeper renews
+its claims by an ``H`` entry in its journal every quarter of the lease; a stage lease
+is renewed by rewriting its lease file. Observers judge a lease on their own clocks
+from when they last saw news of its owner, so a process whose heartbeat stops
+(killed, frozen, cut off from the file server) loses its leases about one lease
+after its last heartbeat.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 __all__ = ["register"]
 
-_log = logging.getLogger("sweepstack.sweep")
+_log = logging.getLogger("sweepstack.store")
 
 _due: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()  # sweeper -> next beat
 _lock = threading.Lock()
@@ -26,9 +29,9 @@ _thread: threading.Thread | None = None
 
 
 def register(sweeper: Any) -> None:
-    """Renew ``sweeper``'s claims from now on, until it holds none.
+    """Renew ``sweeper``'s leases from now on, until it holds none.
 
-    ``sweeper`` has ``heartbeat_interval`` (seconds) and ``_heartbeat() -> bool``
+    ``sweeper`` (any holder) has ``heartbeat_interval`` (seconds) and ``_heartbeat() -> bool``
     (False once it holds no claim). Registering again is cheap and changes nothing.
     """
     global _thread
@@ -58,7 +61,7 @@ def _run() -> None:
             try:
                 holding = sweeper._heartbeat()
             except Exception:  # a full disk or a lost server must not kill the heartbeat
-                _log.warning("heartbeat of sweeper %s failed", sweeper, exc_info=True)
+                _log.warning("heartbeat of %s failed", sweeper, exc_info=True)
                 holding = True
             with _lock:
                 if holding:
