@@ -47,9 +47,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sweepstack.errors import StageFailedElsewhereError
+from sweepstack.errors import StageFailedElsewhereError, StoreWriteError
 from sweepstack.store import _heartbeat
-from sweepstack.store._atomic import atomic_create, atomic_write, is_temp_name, refresh_dir
+from sweepstack.store._atomic import (
+    atomic_create,
+    atomic_write,
+    is_temp_name,
+    reason_of,
+    refresh_dir,
+)
 from sweepstack.store._format import dumps
 from sweepstack.store._locks import file_lock
 from sweepstack.store._owner import Owner, current_owner, is_dead
@@ -162,7 +168,11 @@ class StageLeases:
 
     def _lock(self) -> Any:
         if self._file_lock is None:
-            os.makedirs(os.path.join(self.folder, WAITING_DIR), exist_ok=True)
+            waiting = os.path.join(self.folder, WAITING_DIR)
+            try:
+                os.makedirs(waiting, exist_ok=True)
+            except OSError as err:  # read-only, no space: the store's, not the stage's
+                raise StoreWriteError(waiting, reason_of(err)) from err
             # kept: the process's one lock object for the file (it survives a fork)
             self._file_lock = file_lock(os.path.join(self.folder, LEASE_LOCK))
         return self._file_lock
