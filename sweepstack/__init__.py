@@ -34,11 +34,9 @@ from sweepstack.dag import (
 from sweepstack.engine import Engine, Interrupted, copy_outputs, logger, redirect_outputs
 from sweepstack.errors import SweepstackError, SweepstackWarning
 
-# report/: the HTML report (importing it also gives experiments their notebook view)
-from sweepstack.report import write_report
-
 # store/: the experiment directory, runs and results
 from sweepstack.store import Experiment, ManagerStore, Results, Run, open
+from sweepstack.store._experiment import set_notebook_view as _set_notebook_view
 
 # sweep/: parameter spaces, combination keys, the persistent sweeper
 from sweepstack.sweep import (
@@ -104,3 +102,22 @@ __all__ = [
     "utils",
     "write_report",
 ]
+
+
+# report/: the HTML report, imported when first used (it is the heaviest layer to import);
+# the notebook view of an experiment is the report's overview
+def _overview(experiment: Experiment) -> str:
+    from sweepstack.report import overview_html
+
+    return overview_html(experiment)
+
+
+_set_notebook_view(_overview)
+
+
+def __getattr__(name: str) -> object:
+    if name == "write_report":
+        from sweepstack.report import write_report
+
+        return write_report
+    raise AttributeError(f"module 'sweepstack' has no attribute {name!r}")
