@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sweepstack.dag import DAG, Record, RecordOptions
-from sweepstack.dag._result import write_result
+from sweepstack.dag._result import prepare_result, write_result
 from sweepstack.engine._logging import LogSetup
 from sweepstack.engine._options import (
     add_engine_options,
@@ -69,6 +69,26 @@ class _InFlight:
         self.combination = combination
         self.key = key
         self.record = record
+
+
+class _Pace:
+    """How many combinations records() claims at once: enough to fill about
+    ``WINDOW`` seconds of work, so that short combinations share lock acquisitions
+    while a worker never holds back more than that from the others at the end."""
+
+    WINDOW = 0.02
+    LIMIT = 32
+
+    def __init__(self) -> None:
+        self.mean: float | None = None
+
+    def took(self, seconds: float) -> None:
+        self.mean = seconds if self.mean is None else 0.8 * self.mean + 0.2 * seconds
+
+    def batch(self) -> int:
+        if self.mean is None:
+            return 1
+        return max(1, min(self.LIMIT, int(self.WINDOW / max(self.mean, 1e-6))))
 
 
 class Engine:
@@ -113,6 +133,8 @@ class Engine:
         self._argv: list[str] = []
         self._cache: ArtifactCache | None = None
         self._in_flight: _InFlight | None = None
+        self._queue: list[HashableDict] = []  # claimed ahead by records(), not started
+        self._queue_sweeper: ParamSweeper | None = None
         self._progress: Progress | None = None
         self._dry_records: list[Record] = []
         self._aggregates: list[Record] = []
@@ -360,6 +382,7 @@ class Engine:
             self.experiment.sweeper_dir(name), sweeps, save_sweeps=True, name=name, **options
         )
         self._check_manifest(sweeper)
+        sweeper.attach_records(self.experiment.record_store)
         return sweeper
 
     def _check_manifest(self, sweeper: ParamSweeper) -> None:
@@ -429,24 +452,49 @@ class Engine:
             yield from self._dry_loop(sweeper)
             return
         claimed = 0
-        while True:
-            combination = sweeper.get_next()
-            if combination is None:
-                if self._others_at_work(sweeper):
-                    continue  # their claims come back by themselves if they died
-                if not claimed:
-                    self._say_why_nothing_ran(sweeper)
-                break
-            claimed += 1
-            key = sweeper.key_of(combination)
-            record = self._record(combination, key, eager=eager)
-            self._in_flight = _InFlight(sweeper, combination, key, record)
-            yield record
-            # the body returned: if it raised or left the loop, start() deals with _in_flight
-            self._finish(self._in_flight)
-            self._in_flight = None
+        pace = _Pace()
+        queue = self._queue = []
+        self._queue_sweeper = sweeper
+        try:
+            while True:
+                if not queue:
+                    queue.extend(sweeper.get_next_batch(pace.batch()))
+                if not queue:
+                    if self._others_at_work(sweeper):
+                        continue  # their claims come back by themselves if they died
+                    if not claimed:
+                        self._say_why_nothing_ran(sweeper)
+                    break
+                combination = queue.pop(0)
+                claimed += 1
+                key = sweeper.key_of(combination)
+                record = self._record(combination, key, eager=eager)
+                self._in_flight = _InFlight(sweeper, combination, key, record)
+                started = time.monotonic()
+                yield record
+                # the body returned: if it raised or left the loop, start() deals with
+                # _in_flight. Done and the next claims share one lock acquisition.
+                queue.extend(self._finish(self._in_flight, 0 if queue else pace.batch()))
+                pace.took(time.monotonic() - started)
+                self._in_flight = None
+        finally:
+            self._release_queue()
         if self._progress is not None:
             self._progress.update(sweeper.name, sweeper.counts(), force=True)
+
+    def _release_queue(self) -> None:
+        """Give back the combinations claimed ahead and not started (exit, error, Ctrl-C)."""
+        queue, self._queue = self._queue, []
+        if queue and self._queue_sweeper is not None:
+            try:
+                self._queue_sweeper.cancel_batch(queue)
+            except (SweepstackError, OSError) as err:
+                _log.error(
+                    "could not give back %d combination(s) claimed ahead: %s (their claims "
+                    "expire with the lease)",
+                    len(queue),
+                    err,
+                )
 
     def _say_why_nothing_ran(self, sweeper: ParamSweeper) -> None:
         """A continued experiment with nothing to do: say how to do more, if anything."""
@@ -498,7 +546,9 @@ class Engine:
             record.resolve()
             self._dry_records.append(record)
 
-    def _finish(self, flight: _InFlight) -> None:
+    def _finish(self, flight: _InFlight, claim: int = 0) -> list[HashableDict]:
+        """Resolve, store and mark the in-flight record; claim up to ``claim`` more in
+        the same lock acquisition and return them."""
         try:
             flight.record.resolve()
         except KeyboardInterrupt:
@@ -508,12 +558,18 @@ class Engine:
             if self.args is not None and self.args.fail_fast:
                 self._in_flight = None
                 raise
-            return
-        self._write(flight, "done")
-        flight.sweeper.done(flight.combination)
+            return []
+        # one durable write: the record travels with the done mark (None: nothing changed)
+        text = self._prepare(flight, "done")
+        if claim:
+            claimed = flight.sweeper.done_and_next(flight.combination, claim, record=text)
+        else:
+            flight.sweeper.done(flight.combination, record=text)
+            claimed = []
         self._counts["done"] += 1
         if self._progress is not None:
             self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+        return claimed
 
     def _record(self, params: Mapping[str, Any], key: str, *, eager: bool = False) -> Record:
         """A record of this session: its run, config, cache and options (dry in a dry run)."""
@@ -525,9 +581,9 @@ class Engine:
             params, key, id_run=run, config=self.config, cache=self._cache, options=options
         )
 
-    def _write(self, flight: _InFlight, status: str) -> None:
+    def _prepare(self, flight: _InFlight, status: str) -> str | None:
         assert self.experiment is not None
-        write_result(
+        return prepare_result(
             self.experiment,
             flight.sweeper.name,
             flight.record,
@@ -538,8 +594,7 @@ class Engine:
     def _record_failure(self, flight: _InFlight, err: BaseException) -> None:
         if flight.record.exception is None:
             flight.record.exception = err
-        self._write(flight, "failed")
-        flight.sweeper.fail(flight.combination, err)
+        flight.sweeper.fail(flight.combination, err, record=self._prepare(flight, "failed"))
         self._counts["failed"] += 1
         where = f" in stage {flight.record.failed_stage}" if flight.record.failed_stage else ""
         _log.error(
@@ -554,13 +609,18 @@ class Engine:
             self._progress.update(flight.sweeper.name, flight.sweeper.counts())
 
     def _give_back(self) -> None:
+        self._release_queue()
         flight, self._in_flight = self._in_flight, None
-        if flight is not None:
+        sweepers = {id(s): s for s in (flight and flight.sweeper, self._queue_sweeper) if s}
+        for sweeper in sweepers.values():
             try:
-                flight.sweeper.cancel(flight.combination)
+                # the in-flight combination, and any claim an interrupt caught half-made
+                sweeper.release_claims()
             except (SweepstackError, OSError) as err:
                 _log.error(
-                    "could not give back %s: %s (its claim expires with its lease)", flight.key, err
+                    "could not give back the claims of %s: %s (they expire with the lease)",
+                    sweeper.name,
+                    err,
                 )
 
     def _fail_in_flight(self, err: BaseException) -> None:

@@ -25,6 +25,7 @@ from sweepstack.store._format import (
     RECORD_LOG_DIR,
     RECORD_LOG_SUFFIX,
     RECORD_SUFFIX,
+    dumps,
     encode_log_header,
     encode_log_line,
     encode_record,
@@ -36,6 +37,21 @@ from sweepstack.store._format import (
 from sweepstack.store._names import HOST, check_key, check_name, writer_tag
 
 __all__ = ["RecordStore"]
+
+
+def _attempt_of(previous: dict[str, Any] | bool) -> int:
+    attempt = previous.get("attempt") if isinstance(previous, dict) else None
+    return attempt if isinstance(attempt, int) and attempt > 0 else 1
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as stored: JSON turns tuples into lists and keys into strings."""
+    if a == b:
+        return True
+    try:
+        return dumps(a) == dumps(b)
+    except (TypeError, ValueError):
+        return False
 
 
 class _IndexLog:
@@ -117,19 +133,60 @@ class RecordStore:
             UnstorableValueError: a value of the document is not JSON.
             StoreWriteError: the record could not be written; the previous one is intact.
         """
+        text = self.prepare(sweep, key, document)
+        self.publish(text, fsync=fsync)
+        return parse_record(self.path(sweep, key), text.encode("utf-8"))
+
+    def prepare(
+        self,
+        sweep: str,
+        key: str,
+        document: Mapping[str, Any],
+        *,
+        unless_same: tuple[str, ...] | None = None,
+    ) -> str | None:
+        """The record of ``key`` as its next attempt, as one line of JSON, written nowhere.
+
+        Fills what :meth:`write` fills. With ``unless_same`` (names of entries), returns
+        None instead when the stored record has the same status and the same values of
+        those entries: a rerun that changed nothing writes no record.
+
+        Raises:
+            StoreValueError: ``sweep`` or ``key`` cannot name a file, or the document
+                names another key or sweep.
+            UnstorableValueError: a value of the document is not JSON.
+        """
         path = self.path(sweep, key)
         for name, expected in (("key", key), ("sweep", sweep)):
             if document.get(name, expected) != expected:
                 raise StoreValueError(
                     f"record {name}", document.get(name), f"{expected!r}, as passed to write_record"
                 )
+        previous = self._previous(path)
+        if unless_same is not None and isinstance(previous, dict):
+            if previous.get("status") == document.get("status") and all(
+                _same(previous.get(name), document.get(name)) for name in unless_same
+            ):
+                return None
+        attempt = 0 if previous is None else _attempt_of(previous)
         record = dict(document)
-        record.update(
-            key=key, sweep=sweep, attempt=self._previous_attempt(path) + 1, written=utc_now()
-        )
+        record.update(key=key, sweep=sweep, attempt=attempt + 1, written=utc_now())
         record.setdefault("host", HOST)
         record.setdefault("pid", os.getpid())
-        data = encode_record(record)
+        return encode_record(record).decode("utf-8").rstrip("\n")
+
+    def publish(self, text: str, *, fsync: bool = False) -> None:
+        """Put a record made by :meth:`prepare` in place (temporary name, rename), and
+        index it. Without ``fsync`` the file may be lost in a crash of the machine: the
+        caller keeps the text durable elsewhere (the sweeper's journal).
+
+        Raises:
+            StoreWriteError: the record could not be written; the previous one is intact.
+        """
+        data = (text + "\n").encode("utf-8")
+        record = parse_record("record", data)
+        sweep, key = record["sweep"], record["key"]
+        path = self.path(sweep, key)
         self._make_folder(os.path.dirname(path))
         inode = [0]
 
@@ -142,17 +199,33 @@ class RecordStore:
         # the inode in the index with the one in the folder listing and read the file
         # itself when they differ, so the window costs them one read, never a stale row.
         self._index(sweep, {**record_summary(record), "ino": inode[0]})
-        return parse_record(path, data)
 
-    def _previous_attempt(self, path: str) -> int:
+    def holds(self, text: str) -> bool:
+        """True if the record made by :meth:`prepare` as ``text``, or a later attempt of
+        its key, is in place."""
+        data = (text + "\n").encode("utf-8")
+        record = parse_record("record", data)
+        path = self.path(record["sweep"], record["key"])
         try:
-            previous = parse_record(path, read_bytes(path))
+            stored = read_bytes(path)
         except FileNotFoundError:
-            return 0
+            return False
+        if stored == data:
+            return True
+        try:
+            previous = parse_record(path, stored)
+        except CorruptEntryError:
+            return False
+        return _attempt_of(previous) > _attempt_of(record)
+
+    def _previous(self, path: str) -> dict[str, Any] | bool | None:
+        """The stored record at ``path``; None if there is none, True if it is unreadable."""
+        try:
+            return parse_record(path, read_bytes(path))
+        except FileNotFoundError:
+            return None
         except (CorruptEntryError, OSError):
-            return 1  # there was an attempt, whose number is lost with the file
-        attempt = previous.get("attempt")
-        return attempt if isinstance(attempt, int) and attempt > 0 else 1
+            return True  # there was an attempt, whose number is lost with the file
 
     def _make_folder(self, folder: str) -> None:
         if folder in self._made:
