@@ -163,11 +163,13 @@ class RecordStore:
                     f"record {name}", document.get(name), f"{expected!r}, as passed to write_record"
                 )
         previous = self._previous(path)
-        if unless_same is not None and isinstance(previous, dict):
-            if previous.get("status") == document.get("status") and all(
-                _same(previous.get(name), document.get(name)) for name in unless_same
-            ):
-                return None
+        if (
+            unless_same is not None
+            and isinstance(previous, dict)
+            and previous.get("status") == document.get("status")
+            and all(_same(previous.get(name), document.get(name)) for name in unless_same)
+        ):
+            return None
         attempt = 0 if previous is None else _attempt_of(previous)
         record = dict(document)
         record.update(key=key, sweep=sweep, attempt=attempt + 1, written=utc_now())

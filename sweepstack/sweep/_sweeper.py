@@ -665,9 +665,7 @@ class ParamSweeper:
         """Mark several combinations failed with the same error."""
         keys = self._keys_of(combinations, "fail")
         info = json.dumps(_error_info(error), separators=(",", ":"))
-        return self._finish(
-            keys, lambda me, key: ("F", key, f"{me.id} {info}"), "fail", records
-        )[0]
+        return self._finish(keys, lambda me, key: ("F", key, f"{me.id} {info}"), "fail", records)[0]
 
     def _finish(
         self,
@@ -680,7 +678,9 @@ class ParamSweeper:
     ) -> tuple[bool, list[HashableDict]]:
         if records is not None:
             if self._records is None:
-                raise ValueError("done(record=...) needs a record store: call attach_records() first")
+                raise ValueError(
+                    "done(record=...) needs a record store: call attach_records() first"
+                )
             if len(records) != len(keys):
                 raise ValueError(f"{len(records)} records for {len(keys)} combinations")
         lost = []
@@ -876,7 +876,7 @@ class ParamSweeper:
             for text in texts.values():
                 if not self._records.holds(text):
                     self._records.publish(text, fsync=True)
-            if rebooted or owner_id in state.record_writers and not state.pending.get(owner_id):
+            if rebooted or (owner_id in state.record_writers and not state.pending.get(owner_id)):
                 lines.append(("M", owner_id, "*"))
             elif texts:
                 lines.append(("M", owner_id, " ".join(texts)))
