@@ -109,7 +109,9 @@ class ArtifactManager(WithOptions):
         self.config = dict(config or {})
         self.sweep = sweep
         self.records: list[Record] = []
-        self._written: set[int] = set()
+        # id(record) -> its document as last stored: store() writes a record again only
+        # when it changed (resolve() then finish() writes each record once)
+        self._written: dict[int, Any] = {}
         self.xd: Any = None
         self.run: Any = None
         self.cache: Any = None
@@ -209,8 +211,11 @@ class ArtifactManager(WithOptions):
             status = result_status(record)
             if status is None or not record.stages:
                 continue  # not resolved yet
+            stored = (status, record.to_document())
+            if self._written.get(id(record)) == stored:
+                continue
             write_result(self.xd, self.sweep, record, status, self.id_run)
-            self._written.add(id(record))
+            self._written[id(record)] = stored
 
     def finish(self, status: str = "complete", error: BaseException | str | None = None) -> None:
         """Store the records and close the run (``complete``, ``error`` or ``interrupted``)."""
@@ -317,7 +322,7 @@ class ArtifactManager(WithOptions):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(xd=None, run=None, cache=None, _written=set())  # no store handle
+        state.update(xd=None, run=None, cache=None, _written={})  # no store handle
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
