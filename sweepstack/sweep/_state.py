@@ -161,6 +161,10 @@ class SweepState:
         self.n_inprogress = sum(1 for k in self.claims if k in index)
         self._cursor = 0
         self._returned: list[int] = []
+        # the todo ranks as of the last todo_keys(), and the ranks that may have become
+        # todo since: the next call filters these instead of walking every combination
+        self._todo: list[int] | None = None
+        self._retodo: list[int] = []
 
     def is_todo(self, key: str) -> bool:
         return not (
@@ -188,9 +192,22 @@ class SweepState:
         return None
 
     def todo_keys(self) -> list[str]:
-        """Every todo key of this instance's sweeps, in order (O(sweeps))."""
-        keys = self.space.keys
-        return [keys[p] for p in self._order if self.is_todo(keys[p])]
+        """Every todo key of this instance's sweeps, in order.
+
+        O(todo) per call: the first call (after a load) walks the ranks from the cursor
+        on, and those that came back behind it; later calls filter the previous answer
+        plus the ranks that came back to todo since.
+        """
+        keys, order, is_todo = self.space.keys, self._order, self.is_todo
+        if self._todo is None:
+            candidates = sorted(set(self._returned)) + list(range(self._cursor, len(order)))
+        elif self._retodo:
+            candidates = sorted(set(self._todo).union(self._retodo))
+        else:
+            candidates = self._todo
+        ranks = [r for r in candidates if is_todo(keys[order[r]])]
+        self._todo, self._retodo = ranks, []
+        return [keys[order[r]] for r in ranks]
 
     def _requeue(self, key: str) -> None:
         """``key`` may have become todo: make sure the queue will find it again."""
@@ -200,6 +217,8 @@ class SweepState:
         rank = position if self._rank is None else self._rank[position]
         if rank < self._cursor:
             heapq.heappush(self._returned, rank)
+        if self._todo is not None:
+            self._retodo.append(rank)
 
     def visible_skipped(self) -> list[str]:
         """Skipped keys that would otherwise be todo (skipping only filters what is todo)."""
