@@ -536,10 +536,16 @@ class ParamSweeper:
             return []
         if filtr is None:
             keys: list[str] = []
+            seen: set[str] = set()
             while len(keys) < count:
                 key = state.next_todo()
                 if key is None:
                     break
+                if (exclude and key in exclude) or key in seen:
+                    # being marked done in this same write; or a key that came back to
+                    # todo twice (two entries in the queue of returned keys)
+                    continue
+                seen.add(key)
                 keys.append(key)
             return keys
         todo = [k for k in state.todo_keys() if not exclude or k not in exclude]
@@ -702,7 +708,7 @@ class ParamSweeper:
             self._forget(keys)
             if claim:
                 self._recover_if_due()
-                picked = self._pick(claim, filtr)
+                picked = self._pick(claim, filtr, exclude=set(keys))
                 if picked:
                     lines += self._claim_lines(picked)
             else:
