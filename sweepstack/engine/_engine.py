@@ -134,6 +134,7 @@ class Engine:
         self._cache: ArtifactCache | None = None
         self._in_flight: _InFlight | None = None
         self._queue: list[HashableDict] = []  # claimed ahead by records(), not started
+        self._finished: list[_InFlight] = []  # resolved, their done marks not yet written
         self._queue_sweeper: ParamSweeper | None = None
         self._progress: Progress | None = None
         self._dry_records: list[Record] = []
@@ -455,6 +456,8 @@ class Engine:
         pace = _Pace()
         queue = self._queue = []
         self._queue_sweeper = sweeper
+        self._finished = []
+        first_finished = 0.0
         try:
             while True:
                 if not queue:
@@ -473,12 +476,27 @@ class Engine:
                 started = time.monotonic()
                 yield record
                 # the body returned: if it raised or left the loop, start() deals with
-                # _in_flight. Done and the next claims share one lock acquisition.
-                queue.extend(self._finish(self._in_flight, 0 if queue else pace.batch()))
-                pace.took(time.monotonic() - started)
+                # _in_flight. Finished combinations are marked done together, with the
+                # next claims, in one lock acquisition and one flush: at once when no
+                # claim is left, else when the first waited a batch window (short
+                # combinations share flushes; each counts as done once durable).
+                if self._resolve(self._in_flight):
+                    if not self._finished:
+                        first_finished = time.monotonic()
+                    self._finished.append(self._in_flight)
                 self._in_flight = None
+                if (
+                    not queue
+                    or len(self._finished) >= _Pace.LIMIT
+                    or time.monotonic() - first_finished >= _Pace.WINDOW
+                ):
+                    queue.extend(self._mark_done(sweeper, 0 if queue else pace.batch()))
+                pace.took(time.monotonic() - started)
         finally:
-            self._release_queue()
+            try:
+                self._mark_done(sweeper, 0)
+            finally:
+                self._release_queue()
         if self._progress is not None:
             self._progress.update(sweeper.name, sweeper.counts(), force=True)
 
@@ -546,29 +564,37 @@ class Engine:
             record.resolve()
             self._dry_records.append(record)
 
-    def _finish(self, flight: _InFlight, claim: int = 0) -> list[HashableDict]:
-        """Resolve, store and mark the in-flight record; claim up to ``claim`` more in
-        the same lock acquisition and return them."""
+    def _resolve(self, flight: _InFlight) -> bool:
+        """Resolve the in-flight record; on a stage failure record it (False)."""
         try:
             flight.record.resolve()
         except KeyboardInterrupt:
             raise  # start() gives the combination back
         except Exception as err:
+            self._in_flight = None
             self._record_failure(flight, err)
             if self.args is not None and self.args.fail_fast:
-                self._in_flight = None
                 raise
+            return False
+        return True
+
+    def _mark_done(self, sweeper: ParamSweeper, claim: int) -> list[HashableDict]:
+        """Mark the finished combinations done with their records in one durable write,
+        claiming up to ``claim`` more in the same lock acquisition; return those."""
+        finished, self._finished = self._finished, []
+        if not finished and not claim:
             return []
-        # one durable write: the record travels with the done mark (None: nothing changed)
-        text = self._prepare(flight, "done")
-        if claim:
-            claimed = flight.sweeper.done_and_next(flight.combination, claim, record=text)
+        # one durable write: each record travels with its done mark (None: unchanged)
+        records = [self._prepare(flight, "done") for flight in finished]
+        if finished:
+            claimed = sweeper.done_batch_and_next(
+                [f.combination for f in finished], claim, records=records
+            )
         else:
-            flight.sweeper.done(flight.combination, record=text)
-            claimed = []
-        self._counts["done"] += 1
-        if self._progress is not None:
-            self._progress.update(flight.sweeper.name, flight.sweeper.counts())
+            claimed = sweeper.get_next_batch(claim)
+        self._counts["done"] += len(finished)
+        if self._progress is not None and finished:
+            self._progress.update(sweeper.name, sweeper.counts())
         return claimed
 
     def _record(self, params: Mapping[str, Any], key: str, *, eager: bool = False) -> Record:
@@ -609,6 +635,11 @@ class Engine:
             self._progress.update(flight.sweeper.name, flight.sweeper.counts())
 
     def _give_back(self) -> None:
+        if self._finished and self._queue_sweeper is not None:
+            try:
+                self._mark_done(self._queue_sweeper, 0)  # finished before the interrupt
+            except (SweepstackError, OSError) as err:
+                _log.error("could not mark finished combinations done: %s", err)
         self._release_queue()
         flight, self._in_flight = self._in_flight, None
         sweepers = {id(s): s for s in (flight and flight.sweeper, self._queue_sweeper) if s}

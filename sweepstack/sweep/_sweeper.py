@@ -642,8 +642,20 @@ class ParamSweeper:
 
         The done mark is durable when this returns, as with :meth:`done`.
         """
-        keys = self._keys_of([combination], "done")
-        records = None if record is None else [record]
+        return self.done_batch_and_next(
+            [combination], num_combs, None if record is None else [record], filtr
+        )
+
+    def done_batch_and_next(
+        self,
+        combinations: Iterable[Mapping[str, Any]],
+        num_combs: int = 1,
+        records: list[str | None] | None = None,
+        filtr: Filter | None = None,
+    ) -> list[HashableDict]:
+        """:meth:`done_and_next` for several combinations (``records``: one per
+        combination, or None for those with no record to store)."""
+        keys = self._keys_of(combinations, "done")
         return self._finish(
             keys, lambda me, key: ("D", key, me.id), "done", records, num_combs, filtr
         )[1]
@@ -678,7 +690,7 @@ class ParamSweeper:
         keys: list[str],
         line: Callable[[Owner, str], Entry],
         operation: str,
-        records: list[str] | None = None,
+        records: list[str | None] | None = None,
         claim: int = 0,
         filtr: Filter | None = None,
     ) -> tuple[bool, list[HashableDict]]:
@@ -691,7 +703,7 @@ class ParamSweeper:
                 raise ValueError(f"{len(records)} records for {len(keys)} combinations")
         lost = []
         claimed: list[HashableDict] = []
-        published: list[tuple[str, str]] = []
+        published: list[tuple[str, str | None]] = []
         with self._session() as state:
             me = self._me()
             lines = []
@@ -700,7 +712,7 @@ class ParamSweeper:
                 if key in self._mine and holder != me.id:
                     lost.append(key)
                 if key not in state.done:
-                    if records is not None:
+                    if records is not None and records[i] is not None:
                         # the document first: a reader that sees the mark sees its record
                         lines.append(("W", key, f"{me.id} {records[i]}"))
                         published.append((key, records[i]))
@@ -724,7 +736,7 @@ class ParamSweeper:
         # durable now (the session flushed after releasing the lock): put the record files
         # in place; they are announced with this process's next write
         for key, text in published:
-            assert self._records is not None
+            assert self._records is not None and text is not None
             self._records.publish(text)
             self._published.append(key)
         if claimed:
