@@ -24,6 +24,7 @@ SCENARIOS = [
     "bench_dag",
     "bench_store",
     "bench_scale",
+    "bench_books",
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))

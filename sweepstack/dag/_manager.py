@@ -20,7 +20,7 @@ from typing import Any
 
 from sweepstack.dag._graph import DAG
 from sweepstack.dag._record import Record, RecordOptions, WithOptions
-from sweepstack.dag._result import result_status, write_result
+from sweepstack.dag._result import prepare_result, result_status
 from sweepstack.errors import ExperimentNotFoundError
 from sweepstack.store import ArtifactCache, ExperimentDir
 
@@ -214,7 +214,11 @@ class ArtifactManager(WithOptions):
             stored = (status, record.to_document())
             if self._written.get(id(record)) == stored:
                 continue
-            write_result(self.xd, self.sweep, record, status, self.id_run)
+            # a record whose stages were all cache hits and that changed nothing is
+            # not written again (a cached rerun writes no record)
+            text = prepare_result(self.xd, self.sweep, record, status, self.id_run)
+            if text is not None:
+                self.xd.record_store.publish(text, fsync=True)
             self._written[id(record)] = stored
 
     def finish(self, status: str = "complete", error: BaseException | str | None = None) -> None:

@@ -155,3 +155,16 @@ def test_a_record_changed_after_resolve_is_written_again_by_finish(tmp_path):
         record.fields["late"] = 1
     stored = ExperimentDir.open(path).read_record("live", record.key)
     assert (stored["attempt"], stored["fields"]["late"]) == (2, 1)
+
+
+def test_a_cached_rerun_through_a_new_manager_writes_no_record(tmp_path):
+    path = str(tmp_path / "exp")
+    with ArtifactManager("pi", path) as manager:
+        record = pipeline(manager.record({"a": 1, "b": 2, "c": 3}))
+        manager.resolve()
+    with ArtifactManager("pi", path) as again:
+        pipeline(again.record({"a": 1, "b": 2, "c": 3}))
+        again.resolve()
+    stored = ExperimentDir.open(path).read_record("live", record.key)
+    assert (stored["attempt"], stored["run"]) == (1, manager.id_run)
+    assert len(_index_lines(path)) == 1
