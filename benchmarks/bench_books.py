@@ -35,6 +35,8 @@ K = 1_000
 
 def _ours_tiny(folder: str, n: int) -> float:
     """An Engine sweep of n steps setting 3 fields; reopen, query, DataFrame."""
+    import pandas  # noqa: F401  (imported before the clock, as MLtraq imports it)
+
     from sweepstack import Engine, sweep
     from sweepstack import open as open_experiment
 
