@@ -169,6 +169,14 @@ class Journal:
             # over NFS, close flushes what was written to the server, then unlocks
             os.close(fd)
 
+    def __del__(self) -> None:
+        fd, self._sync_fd = getattr(self, "_sync_fd", None), None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def __enter__(self) -> Journal:
         self.open()
         return self
