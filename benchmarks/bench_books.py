@@ -150,10 +150,14 @@ CASES = {
 
 
 def _case(name: str, folder: str, size: int, pythonpath: str = REPO) -> float:
-    env = {**os.environ, "PYTHONPATH": pythonpath, "TQDM_DISABLE": "1"}
+    # run as a script (not -m from REPO), so that sweepstack is imported from
+    # ``pythonpath`` first: another checkout for the "before" figures
+    path = pythonpath if pythonpath == REPO else os.pathsep.join([pythonpath, REPO])
+    env = {**os.environ, "PYTHONPATH": path, "TQDM_DISABLE": "1"}
+    script = os.path.join(REPO, "benchmarks", "bench_books.py")
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_books", "--case", name, folder, str(size)],
-        cwd=REPO,
+        [sys.executable, script, "--case", name, folder, str(size)],
+        cwd=folder,
         env=env,
         capture_output=True,
         text=True,
@@ -387,7 +391,10 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     name, folder, size = args.case
-    print(json.dumps({"seconds": CASES[name](folder, int(size))}), flush=True)
+    import sweepstack
+
+    seconds = CASES[name](folder, int(size))
+    print(json.dumps({"seconds": seconds, "sweepstack": sweepstack.__file__}), flush=True)
 
 
 if __name__ == "__main__":
