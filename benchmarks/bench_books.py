@@ -253,22 +253,27 @@ def _sweeper_figures(quick: bool) -> list[Result]:
     for p, n, work, goal in ((16, 3_000, 0.0, "≥ 8x"), (8, 2_000, 0.001, "≥ 4x")):
         if quick:
             n //= 3
-        ours, theirs = _drain("ours", p, n, work), _drain("execo", p, n, work)
+        theirs = _drain("execo", p, n, work)
         what = f"{p} processes, " + (f"{work * 1000:.0f} ms of work each" if work else "no work")
-        results.append(
-            Result(
-                SCENARIO,
-                f"{what}, N = {n:,}: combinations/s",
-                ours["per_second"],
-                theirs["per_second"],
-                "execo_engine",
-                unit="/s",
-                higher_is_better=True,
-                goal=f"{goal} execo_engine, 0 dup, 0 lost",
-                notes=f"dup/lost: ours {ours['duplicates']}/{ours['lost']}, "
-                f"execo {theirs['duplicates']}/{theirs['lost']}",
+        for tool, how in (
+            ("ours", "get_next + done"),
+            ("ours-batched", "batches of 32 claims, done + next claims in one write"),
+        ):
+            ours = _drain(tool, p, n, work)
+            results.append(
+                Result(
+                    SCENARIO,
+                    f"{what}, N = {n:,}, {how}: combinations/s",
+                    ours["per_second"],
+                    theirs["per_second"],
+                    "execo_engine",
+                    unit="/s",
+                    higher_is_better=True,
+                    goal=f"{goal} execo_engine, 0 dup, 0 lost",
+                    notes=f"dup/lost: ours {ours['duplicates']}/{ours['lost']}, "
+                    f"execo {theirs['duplicates']}/{theirs['lost']}",
+                )
             )
-        )
     folder = tempfile.mkdtemp(prefix="bench-books-one-")
     try:
         ops = 300 if quick else 1_500
