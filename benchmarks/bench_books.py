@@ -278,7 +278,7 @@ def _sweeper_figures(quick: bool) -> list[Result]:
     try:
         ops = 300 if quick else 1_500
         floor, _ = _fsync_floor(folder, ops)
-        combinations = sweep({"i": list(range(ops * 3))})
+        combinations = sweep({"i": list(range(ops * 4))})
         sweeper = ParamSweeper(os.path.join(folder, "s"), combinations)
         start = time.perf_counter()
         for _ in range(ops):
@@ -289,6 +289,13 @@ def _sweeper_figures(quick: bool) -> list[Result]:
         for _ in range(ops - 1):
             combination = sweeper.done_and_next(combination)[0]
         per_op_merged = (time.perf_counter() - start) / (ops - 1)
+        sweeper.done(combination)
+        batch, count = sweeper.get_next_batch(32), 0
+        start = time.perf_counter()
+        while batch and count < ops:
+            count += len(batch)
+            batch = sweeper.done_batch_and_next(batch, 32)
+        per_op_batched = (time.perf_counter() - start) / count
         floor_again, _ = _fsync_floor(folder, ops)
         floor = min(floor, floor_again)
     finally:
@@ -313,6 +320,17 @@ def _sweeper_figures(quick: bool) -> list[Result]:
             "the fsync floor",
             goal="within 1.3x of the floor (ratio ≥ 0.77)",
             notes="one lock acquisition and one flush per combination",
+        )
+    )
+    results.append(
+        Result(
+            SCENARIO,
+            "one process, batches of 32 (records() with short combinations), per combination",
+            per_op_batched,
+            floor,
+            "the fsync floor",
+            goal="within 1.3x of the floor (ratio ≥ 0.77)",
+            notes="one lock acquisition and one flush per batch",
         )
     )
     results += _getters(quick, execo)
