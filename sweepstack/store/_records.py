@@ -185,22 +185,30 @@ class RecordStore:
         Raises:
             StoreWriteError: the record could not be written; the previous one is intact.
         """
-        data = (text + "\n").encode("utf-8")
-        record = parse_record("record", data)
-        sweep, key = record["sweep"], record["key"]
-        path = self.path(sweep, key)
-        self._make_folder(os.path.dirname(path))
-        inode = [0]
+        self.publish_all([text], fsync=fsync)
 
-        def write(fd: int) -> None:
-            write_all(fd, data)
-            inode[0] = os.fstat(fd).st_ino  # the file's number once renamed to its key
+    def publish_all(self, texts: list[str], *, fsync: bool = False) -> None:
+        """:meth:`publish` several records, indexed with one append per sweep."""
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for text in texts:
+            data = (text + "\n").encode("utf-8")
+            record = parse_record("record", data)
+            sweep, key = record["sweep"], record["key"]
+            path = self.path(sweep, key)
+            self._make_folder(os.path.dirname(path))
+            inode = [0]
 
-        atomic_write(path, write, fsync=fsync)
-        # Crash window: the record is in place, its index line not yet. Readers compare
-        # the inode in the index with the one in the folder listing and read the file
-        # itself when they differ, so the window costs them one read, never a stale row.
-        self._index(sweep, {**record_summary(record), "ino": inode[0]})
+            def write(fd: int, data: bytes = data, inode: list[int] = inode) -> None:
+                write_all(fd, data)
+                inode[0] = os.fstat(fd).st_ino  # the file's number once renamed to its key
+
+            atomic_write(path, write, fsync=fsync)
+            entries.setdefault(sweep, []).append({**record_summary(record), "ino": inode[0]})
+        # Crash window: the records are in place, their index lines not yet. Readers
+        # compare the inode in the index with the one in the folder listing and read the
+        # file itself when they differ, so the window costs them one read, never a stale row.
+        for sweep, summaries in entries.items():
+            self._index(sweep, summaries)
 
     def holds(self, text: str) -> bool:
         """True if the record made by :meth:`prepare` as ``text``, or a later attempt of
@@ -238,8 +246,8 @@ class RecordStore:
             raise StoreWriteError(folder, reason_of(err)) from err
         self._made.add(folder)
 
-    def _index(self, sweep: str, entry: dict[str, Any]) -> None:
-        line = encode_log_line(entry)
+    def _index(self, sweep: str, entries: list[dict[str, Any]]) -> None:
+        line = b"".join(encode_log_line(entry) for entry in entries)
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's logs are the parent's
                 self._pid = os.getpid()

@@ -61,6 +61,9 @@ class RecordSink(Protocol):
     def holds(self, text: str) -> bool:
         """True if this document, or a later attempt of its key, is in place."""
 
+    def publish_all(self, texts: list[str], *, fsync: bool = False) -> None:
+        """:meth:`publish` several documents."""
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -735,10 +738,10 @@ class ParamSweeper:
             claimed = self._hand_out(picked)
         # durable now (the session flushed after releasing the lock): put the record files
         # in place; they are announced with this process's next write
-        for key, text in published:
-            assert self._records is not None and text is not None
-            self._records.publish(text)
-            self._published.append(key)
+        if published:
+            assert self._records is not None
+            self._records.publish_all([text for _, text in published if text is not None])
+            self._published += [key for key, _ in published]
         if claimed:
             _heartbeat.register(self)
         if lost:
