@@ -89,6 +89,7 @@ class RecordStore:
         self._lock = threading.Lock()
         self._made: set[str] = set()
         self._logs: dict[str, _IndexLog] = {}
+        self._prepared: dict[str, dict[str, Any]] = {}  # text -> record, until published
         self._pid = os.getpid()
 
     def path(self, sweep: str, key: str) -> str:
@@ -175,7 +176,11 @@ class RecordStore:
         record.update(key=key, sweep=sweep, attempt=attempt + 1, written=utc_now())
         record.setdefault("host", HOST)
         record.setdefault("pid", os.getpid())
-        return encode_record(record).decode("utf-8").rstrip("\n")
+        text = encode_record(record).decode("utf-8").rstrip("\n")
+        if len(self._prepared) >= 4096:  # prepared and never published (a failed write)
+            self._prepared.clear()
+        self._prepared[text] = record  # publish() then needs not parse it again
+        return text
 
     def publish(self, text: str, *, fsync: bool = False) -> None:
         """Put a record made by :meth:`prepare` in place (temporary name, rename), and
@@ -192,7 +197,7 @@ class RecordStore:
         entries: dict[str, list[dict[str, Any]]] = {}
         for text in texts:
             data = (text + "\n").encode("utf-8")
-            record = parse_record("record", data)
+            record = self._prepared.pop(text, None) or parse_record("record", data)
             sweep, key = record["sweep"], record["key"]
             path = self.path(sweep, key)
             self._make_folder(os.path.dirname(path))
