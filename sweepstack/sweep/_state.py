@@ -198,16 +198,34 @@ class SweepState:
         on, and those that came back behind it; later calls filter the previous answer
         plus the ranks that came back to todo since.
         """
-        keys, order, is_todo = self.space.keys, self._order, self.is_todo
+        keys, order = self.space.keys, self._order
+        return [keys[order[r]] for r in self.todo_ranks()]
+
+    def todo_positions(self) -> list[int]:
+        """Positions in the space of the todo keys, in order (see :meth:`todo_keys`)."""
+        order = self._order
+        return [order[r] for r in self.todo_ranks()]
+
+    def todo_ranks(self) -> list[int]:
+        keys, order = self.space.keys, self._order
         if self._todo is None:
             candidates = sorted(set(self._returned)) + list(range(self._cursor, len(order)))
         elif self._retodo:
             candidates = sorted(set(self._todo).union(self._retodo))
         else:
             candidates = self._todo
-        ranks = [r for r in candidates if is_todo(keys[order[r]])]
+        done, claims, skipped = self.done, self.claims, self.skipped
+        failed = () if self.retry_failed else self.failed
+        ranks = [
+            r
+            for r in candidates
+            if (k := keys[order[r]]) not in done
+            and k not in claims
+            and k not in skipped
+            and k not in failed
+        ]
         self._todo, self._retodo = ranks, []
-        return [keys[order[r]] for r in ranks]
+        return ranks
 
     def _requeue(self, key: str) -> None:
         """``key`` may have become todo: make sure the queue will find it again."""

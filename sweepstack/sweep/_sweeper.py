@@ -360,7 +360,7 @@ class ParamSweeper:
     def get_remaining(self) -> list[HashableDict]:
         """The todo combinations, in the order they would be handed out."""
         with self._mutex:
-            return self._combinations(self._state.todo_keys())
+            return self._state.space.combinations(self._state.todo_positions())
 
     def get_inprogress(self) -> list[HashableDict]:
         """The combinations claimed by some process and not finished."""
