@@ -72,3 +72,43 @@ def test_a_record_put_back_by_another_process_is_announced_once(tmp_path):
     experiment, sweeper = _reopen(path)
     assert sweeper._state.pending == {}  # the first reopening announced it (M entry)
     assert experiment.read_record("main", key)["attempt"] == 1
+
+
+def test_records_lost_with_a_reboot_are_put_back_from_the_journal(tmp_path):
+    """Record files are written without fsync: after a crash of the machine they may be
+    gone, while their documents are durable in the journal. A process that finds owners
+    of its host from an earlier boot puts back every file they wrote."""
+    import json
+
+    from sweepstack.store._format import encode_journal_entry
+
+    path = str(tmp_path / "exp")
+    experiment = ExperimentDir.create_or_open(path)
+    folder = experiment.sweeper_dir("main")
+    writer = ParamSweeper(folder, [{"n": n} for n in range(3)], save_sweeps=True, name="main")
+    writer.attach_records(experiment.record_store)
+    keys = []
+    for _ in range(3):
+        combination = writer.get_next()
+        key = writer.key_of(combination)
+        text = experiment.record_store.prepare("main", key, {"status": "done", "fields": {}})
+        writer.done(combination, record=text)
+        keys.append(key)
+    owner = writer._me()
+    for key in keys:  # the machine crashed before the files reached the disk
+        os.remove(experiment.record_path("main", key))
+    declaration = {**owner.to_json(), "boot": "an-earlier-boot"}
+    with open(os.path.join(folder, "journal"), "ab") as journal:
+        journal.write(encode_journal_entry("O", owner.id, json.dumps(declaration)))
+
+    # the next process of the experiment (another owner) opens it
+    reader = (
+        "import sys; from tests.sweep.test_durable_done import _reopen; "
+        "_, s = _reopen(sys.argv[1]); print(sorted(s._state.record_writers))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", reader, path], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert all(experiment.read_record("main", key)["status"] == "done" for key in keys)
+    assert owner.id not in out.stdout  # announced: `M <owner> *`
