@@ -158,6 +158,14 @@ def test_engines_on_two_hosts_share_one_experiment_with_intact_records_and_artif
     assert set(details["records_per_host"]) == {"hostA", "hostB"}
 
 
+def test_one_process_makes_fewer_nfs_rpcs_per_combination_than_execo_engine(vm):
+    figures = _scenario(vm, "rpc-counts")
+    print(f"NFS RPCs per combination: {figures}")
+    ours = figures["ours"]["rpcs_per_combination"]
+    assert ours < figures["execo"]["rpcs_per_combination"], figures
+    assert figures["ours-batched"]["rpcs_per_combination"] < ours, figures
+
+
 def test_the_vm_run_ended_with_every_scenario_passed(vm):
     ok, info = vm["_output"]
     assert ok, f"the scenarios exited with {info['status']}:\n{info['tail']}"
