@@ -216,13 +216,25 @@ def _drain_worker(folder: str, tool: str, work: float) -> None:
     from sweepstack.sweep import param_key
 
     warnings.simplefilter("ignore")
-    module = importlib.import_module("sweepstack" if tool == "ours" else "execo_engine")
+    module = importlib.import_module("execo_engine" if tool == "execo" else "sweepstack")
     sweeper = module.ParamSweeper(folder)
     print("ready", flush=True)
     sys.stdin.readline()
     claimed, acked = [], 0
     start, cpu = time.perf_counter(), time.process_time()
-    while True:
+    # what records() does with short combinations: a batch of claims, then their done
+    # marks and the next batch in one lock acquisition and one flush
+    batch = sweeper.get_next_batch(32) if tool == "ours-batched" else []
+    while tool == "ours-batched":
+        if not batch:
+            break
+        for combination in batch:
+            claimed.append(param_key(combination))
+            if work:
+                time.sleep(work)
+        acked += len(batch)
+        batch = sweeper.done_batch_and_next(batch, 32)
+    while tool != "ours-batched":
         combination = sweeper.get_next()
         if combination is None:
             break
@@ -255,7 +267,7 @@ def _drain(tool: str, processes: int, n: int, work: float = 0.0) -> dict[str, An
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             combinations = _space(n) if n >= 10_000 else _space_small(n)
-            if tool == "ours":
+            if tool != "execo":
                 from sweepstack import ParamSweeper
 
                 ParamSweeper(path, combinations, save_sweeps=True)

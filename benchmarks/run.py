@@ -25,6 +25,7 @@ SCENARIOS = [
     "bench_leases",
     "bench_store",
     "bench_scale",
+    "bench_books",
 ]
 
 HERE = os.path.dirname(os.path.abspath(__file__))

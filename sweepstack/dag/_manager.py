@@ -21,7 +21,7 @@ from typing import Any
 from sweepstack.dag._graph import DAG
 from sweepstack.dag._manager_names import CurifactoryNames
 from sweepstack.dag._record import Record, RecordOptions, WithOptions
-from sweepstack.dag._result import result_status, write_result
+from sweepstack.dag._result import prepare_result, result_status
 from sweepstack.errors import ExperimentNotFoundError
 from sweepstack.store import ArtifactCache, ExperimentDir
 
@@ -119,7 +119,9 @@ class ArtifactManager(CurifactoryNames, WithOptions):
         self.config = dict(config or {})
         self.sweep = sweep
         self.records: list[Record] = []
-        self._written: set[int] = set()
+        # id(record) -> its document as last stored: store() writes a record again only
+        # when it changed (resolve() then finish() writes each record once)
+        self._written: dict[int, Any] = {}
         self.xd: Any = None
         self.run: Any = None
         self.cache: Any = None
@@ -225,8 +227,15 @@ class ArtifactManager(CurifactoryNames, WithOptions):
             status = result_status(record)  # a record with fields and no stage is done
             if status is None:
                 continue  # not resolved yet
-            write_result(self.xd, self.sweep, record, status, self.id_run)
-            self._written.add(id(record))
+            stored = (status, record.to_document())
+            if self._written.get(id(record)) == stored:
+                continue
+            # a record whose stages were all cache hits and that changed nothing is
+            # not written again (a cached rerun writes no record)
+            text = prepare_result(self.xd, self.sweep, record, status, self.id_run)
+            if text is not None:
+                self.xd.record_store.publish(text, fsync=True)
+            self._written[id(record)] = stored
 
     def finish(self, status: str = "complete", error: BaseException | str | None = None) -> None:
         """Store the records and close the run (``complete``, ``error`` or ``interrupted``)."""
@@ -333,7 +342,7 @@ class ArtifactManager(CurifactoryNames, WithOptions):
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state.update(xd=None, run=None, cache=None, _written=set())  # no store handle
+        state.update(xd=None, run=None, cache=None, _written={})  # no store handle
         state["_parallel_lock"] = None  # a multiprocessing lock pickles only when spawning
         return state
 

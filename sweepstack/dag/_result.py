@@ -10,7 +10,7 @@ from typing import Any
 from sweepstack.dag._record import Record
 from sweepstack.store import ExperimentDir
 
-__all__ = ["result_status", "write_result"]
+__all__ = ["prepare_result", "result_document", "result_status", "write_result"]
 
 
 def _utc(timestamp: float) -> str:
@@ -26,25 +26,21 @@ def result_status(record: Record) -> str | None:
     return None
 
 
-def write_result(
-    experiment: ExperimentDir,
+UNCHANGED_IF_SAME = ("params", "fields", "exception", "outputs", "reportables")
+"""A record whose stages were all cached and whose stored record has the same status
+and these entries is not written again (a rerun that changes nothing writes no record)."""
+
+
+def result_document(
     sweep: str,
     record: Record,
     status: str,
     run: str | None,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Store ``record`` as the result of its combination in ``sweep``; return what was stored.
-
-    The document is the record's own (:meth:`Record.to_document`: params, fields,
-    exception, stages, outputs, reportables) with the sweep, ``status``, the ``run``
-    reference, and its times: started when the record was made, ended now. The store
-    adds the attempt number, host and pid.
-
-    Raises:
-        UnstorableValueError: a field is not JSON (nothing is written).
-        StoreWriteError: the record cannot be written; the previous one is intact.
-    """
+    """The result document of ``record``: the record's own (:meth:`Record.to_document`:
+    params, fields, exception, stages, outputs, reportables) with the sweep, ``status``,
+    the ``run`` reference, and its times: started when the record was made, ended now."""
     document = record.to_document()
     document.update(
         sweep=sweep,
@@ -55,4 +51,47 @@ def write_result(
         duration=round(record.elapsed, 6),
         **(extra or {}),
     )
+    return document
+
+
+def prepare_result(
+    experiment: ExperimentDir,
+    sweep: str,
+    record: Record,
+    status: str,
+    run: str | None,
+) -> str | None:
+    """The result of ``record`` as one line of JSON, for a sweeper to store with its done
+    mark (:meth:`~sweepstack.sweep.ParamSweeper.done`); None when nothing changed: every
+    stage was a cache hit and the stored record has the same status, params, fields,
+    outputs and reportables.
+
+    Raises:
+        UnstorableValueError: a field is not JSON.
+    """
+    document = result_document(sweep, record, status, run)
+    cached = bool(record.stages) and all(s["status"] in ("hit", "skipped") for s in record.stages)
+    return experiment.record_store.prepare(
+        sweep, record.key, document, unless_same=UNCHANGED_IF_SAME if cached else None
+    )
+
+
+def write_result(
+    experiment: ExperimentDir,
+    sweep: str,
+    record: Record,
+    status: str,
+    run: str | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Store ``record`` as the result of its combination in ``sweep``; return what was stored.
+
+    The document is :func:`result_document`'s; the store adds the attempt number, host
+    and pid.
+
+    Raises:
+        UnstorableValueError: a field is not JSON (nothing is written).
+        StoreWriteError: the record cannot be written; the previous one is intact.
+    """
+    document = result_document(sweep, record, status, run, extra)
     return experiment.write_record(sweep, record.key, document)

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sweepstack.dag import DAG, Record, RecordOptions
-from sweepstack.dag._result import write_result
+from sweepstack.dag._result import prepare_result, write_result
 from sweepstack.engine._gpus import split_devices
 from sweepstack.engine._logging import LogSetup
 from sweepstack.engine._options import (
@@ -99,6 +99,26 @@ class _InFlight:
         self.record = record
 
 
+class _Pace:
+    """How many combinations records() claims at once: enough to fill about
+    ``WINDOW`` seconds of work, so that short combinations share lock acquisitions
+    while a worker never holds back more than that from the others at the end."""
+
+    WINDOW = 0.02
+    LIMIT = 32
+
+    def __init__(self) -> None:
+        self.mean: float | None = None
+
+    def took(self, seconds: float) -> None:
+        self.mean = seconds if self.mean is None else 0.8 * self.mean + 0.2 * seconds
+
+    def batch(self) -> int:
+        if self.mean is None:
+            return 1
+        return max(1, min(self.LIMIT, int(self.WINDOW / max(self.mean, 1e-6))))
+
+
 class Engine:
     """Base class of experiment engines, compatible with execo_engine's ``Engine``.
 
@@ -142,12 +162,16 @@ class Engine:
         self._argv: list[str] = []
         self._cache: ArtifactCache | None = None
         self._in_flight: _InFlight | None = None
+        self._queue: list[HashableDict] = []  # claimed ahead by records(), not started
+        self._finished: list[_InFlight] = []  # resolved, their done marks not yet written
+        self._queue_sweeper: ParamSweeper | None = None
         self._progress: Progress | None = None
         self._dry_records: list[Record] = []
         self._aggregates: list[Record] = []
         self._waiting = False  # logged once that the loop waits for other processes' claims
         self._counts = {"done": 0, "failed": 0}
         self._record_options = RecordOptions()
+        self._progress_shown = 0.0  # when the progress display was last updated
         self._outside: dict[str, list[str]] = {}  # sweeper -> done keys dropped with --force
         self._space_options: SpaceOptions | None = None  # --sweep, --sweep-file, --only
 
@@ -507,6 +531,7 @@ class Engine:
             )
             sweeper = ParamSweeper(path, sweeps, save_sweeps=True, name=name, **options)
             self._check_manifest(sweeper)
+            sweeper.attach_records(self.experiment.record_store)
         space_options.restrict(sweeper)
         return sweeper
 
@@ -639,26 +664,67 @@ class Engine:
             yield from self._dry_loop(sweeper)
             return
         claimed = 0
-        while True:
-            combination = sweeper.get_next()
-            if combination is None:
-                if self._others_at_work(sweeper):
-                    continue  # their claims come back by themselves if they died
-                if not claimed:
-                    self._say_why_nothing_ran(sweeper)
-                break
-            claimed += 1
-            key = sweeper.key_of(combination)
-            record = self._record(combination, key, eager=eager)
-            self._in_flight = _InFlight(sweeper, combination, key, record)
-            if self._progress is not None:  # this process is at work now: show it running
-                self._progress.update(sweeper.name, _with_running(sweeper))
-            yield record
-            # the body returned: if it raised or left the loop, start() deals with _in_flight
-            self._finish(self._in_flight)
-            self._in_flight = None
+        pace = _Pace()
+        queue = self._queue = []
+        self._queue_sweeper = sweeper
+        self._finished = []
+        first_finished = 0.0
+        try:
+            while True:
+                if not queue:
+                    queue.extend(sweeper.get_next_batch(pace.batch()))
+                if not queue:
+                    if self._others_at_work(sweeper):
+                        continue  # their claims come back by themselves if they died
+                    if not claimed:
+                        self._say_why_nothing_ran(sweeper)
+                    break
+                combination = queue.pop(0)
+                claimed += 1
+                key = sweeper.key_of(combination)
+                record = self._record(combination, key, eager=eager)
+                self._in_flight = _InFlight(sweeper, combination, key, record)
+                self._show_progress(sweeper)  # this process is at work now: show it running
+                started = time.monotonic()
+                yield record
+                # the body returned: if it raised or left the loop, start() deals with
+                # _in_flight. Finished combinations are marked done together, with the
+                # next claims, in one lock acquisition and one flush: at once when no
+                # claim is left, else when the first waited a batch window (short
+                # combinations share flushes; each counts as done once durable).
+                if self._resolve(self._in_flight):
+                    if not self._finished:
+                        first_finished = time.monotonic()
+                    self._finished.append(self._in_flight)
+                self._in_flight = None
+                if (
+                    not queue
+                    or len(self._finished) >= _Pace.LIMIT
+                    or time.monotonic() - first_finished >= _Pace.WINDOW
+                ):
+                    queue.extend(self._mark_done(sweeper, 0 if queue else pace.batch()))
+                pace.took(time.monotonic() - started)
+        finally:
+            try:
+                self._mark_done(sweeper, 0)
+            finally:
+                self._release_queue()
         if self._progress is not None:
             self._progress.update(sweeper.name, _with_running(sweeper), force=True)
+
+    def _release_queue(self) -> None:
+        """Give back the combinations claimed ahead and not started (exit, error, Ctrl-C)."""
+        queue, self._queue = self._queue, []
+        if queue and self._queue_sweeper is not None:
+            try:
+                self._queue_sweeper.cancel_batch(queue)
+            except (SweepstackError, OSError) as err:
+                _log.error(
+                    "could not give back %d combination(s) claimed ahead: %s (their claims "
+                    "expire with the lease)",
+                    len(queue),
+                    err,
+                )
 
     def _say_why_nothing_ran(self, sweeper: ParamSweeper) -> None:
         """A continued experiment with nothing to do: say how to do more, if anything."""
@@ -716,7 +782,8 @@ class Engine:
             record.resolve()
             self._dry_records.append(record)
 
-    def _finish(self, flight: _InFlight) -> None:
+    def _resolve(self, flight: _InFlight) -> bool:
+        """Resolve the in-flight record; on a stage failure record it (False)."""
         try:
             flight.record.resolve()
         except KeyboardInterrupt:
@@ -724,16 +791,41 @@ class Engine:
         except Exception as err:
             if is_environment_error(err):
                 raise  # start() gives the combination back and stops: not its failure
+            self._in_flight = None
             self._record_failure(flight, err)
             if self.args is not None and self.args.fail_fast:
-                self._in_flight = None
                 raise
+            return False
+        return True
+
+    def _mark_done(self, sweeper: ParamSweeper, claim: int) -> list[HashableDict]:
+        """Mark the finished combinations done with their records in one durable write,
+        claiming up to ``claim`` more in the same lock acquisition; return those."""
+        finished, self._finished = self._finished, []
+        if not finished and not claim:
+            return []
+        # one durable write: each record travels with its done mark (None: unchanged)
+        records = [self._prepare(flight, "done") for flight in finished]
+        if finished:
+            claimed = sweeper.done_batch_and_next(
+                [f.combination for f in finished], claim, records=records
+            )
+        else:
+            claimed = sweeper.get_next_batch(claim)
+        self._counts["done"] += len(finished)
+        if finished:
+            self._show_progress(sweeper)
+        return claimed
+
+    def _show_progress(self, sweeper: ParamSweeper, force: bool = False) -> None:
+        """Update the progress display, at most every half second unless ``force``: how
+        many processes are at work needs the claims' owners, too much for every step."""
+        if self._progress is None:
             return
-        self._write(flight, "done")
-        flight.sweeper.done(flight.combination)
-        self._counts["done"] += 1
-        if self._progress is not None:
-            self._progress.update(flight.sweeper.name, _with_running(flight.sweeper))
+        now = time.monotonic()
+        if force or now - self._progress_shown >= 0.5:
+            self._progress_shown = now
+            self._progress.update(sweeper.name, _with_running(sweeper), force=force)
 
     def _record(self, params: Mapping[str, Any], key: str, *, eager: bool = False) -> Record:
         """A record of this session: its run, config, cache and options (dry in a dry run)."""
@@ -751,9 +843,9 @@ class Engine:
             options=options,
         )
 
-    def _write(self, flight: _InFlight, status: str) -> None:
+    def _prepare(self, flight: _InFlight, status: str) -> str | None:
         assert self.experiment is not None
-        write_result(
+        return prepare_result(
             self.experiment,
             flight.sweeper.name,
             flight.record,
@@ -764,8 +856,7 @@ class Engine:
     def _record_failure(self, flight: _InFlight, err: BaseException) -> None:
         if flight.record.exception is None:
             flight.record.exception = err
-        self._write(flight, "failed")
-        flight.sweeper.fail(flight.combination, err)
+        flight.sweeper.fail(flight.combination, err, record=self._prepare(flight, "failed"))
         self._counts["failed"] += 1
         where = f" in stage {flight.record.failed_stage}" if flight.record.failed_stage else ""
         _log.error(
@@ -780,13 +871,23 @@ class Engine:
             self._progress.update(flight.sweeper.name, _with_running(flight.sweeper))
 
     def _give_back(self) -> None:
-        flight, self._in_flight = self._in_flight, None
-        if flight is not None:
+        if self._finished and self._queue_sweeper is not None:
             try:
-                flight.sweeper.cancel(flight.combination)
+                self._mark_done(self._queue_sweeper, 0)  # finished before the interrupt
+            except (SweepstackError, OSError) as err:
+                _log.error("could not mark finished combinations done: %s", err)
+        self._release_queue()
+        flight, self._in_flight = self._in_flight, None
+        sweepers = {id(s): s for s in (flight and flight.sweeper, self._queue_sweeper) if s}
+        for sweeper in sweepers.values():
+            try:
+                # the in-flight combination, and any claim an interrupt caught half-made
+                sweeper.release_claims()
             except (SweepstackError, OSError) as err:
                 _log.error(
-                    "could not give back %s: %s (its claim expires with its lease)", flight.key, err
+                    "could not give back the claims of %s: %s (they expire with the lease)",
+                    sweeper.name,
+                    err,
                 )
 
     def _fail_in_flight(self, err: BaseException) -> None:

@@ -428,6 +428,12 @@ class ExperimentDir:
         """
         return self._records.write(sweep, key, document)
 
+    @property
+    def record_store(self) -> RecordStore:
+        """The records (``records/``): :meth:`RecordStore.prepare` a record, then
+        :meth:`RecordStore.publish` it, or hand it to a sweeper with its done mark."""
+        return self._records
+
     def read_record(self, sweep: str, key: str) -> dict[str, Any] | None:
         """The stored record of ``key`` in ``sweep``, or None.
 

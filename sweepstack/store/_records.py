@@ -26,6 +26,7 @@ from sweepstack.store._format import (
     RECORD_LOG_SUFFIX,
     RECORD_SUFFIX,
     attempt_entry,
+    dumps,
     encode_log_header,
     encode_log_line,
     encode_record,
@@ -37,6 +38,21 @@ from sweepstack.store._format import (
 from sweepstack.store._names import HOST, check_key, check_name, writer_tag
 
 __all__ = ["RecordStore"]
+
+
+def _attempt_of(previous: dict[str, Any] | bool) -> int:
+    attempt = previous.get("attempt") if isinstance(previous, dict) else None
+    return attempt if isinstance(attempt, int) and attempt > 0 else 1
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as stored: JSON turns tuples into lists and keys into strings."""
+    if a == b:
+        return True
+    try:
+        return dumps(a) == dumps(b)
+    except (TypeError, ValueError):
+        return False
 
 
 class _IndexLog:
@@ -74,6 +90,7 @@ class RecordStore:
         self._lock = threading.Lock()
         self._made: set[str] = set()
         self._logs: dict[str, _IndexLog] = {}
+        self._prepared: dict[str, dict[str, Any]] = {}  # text -> record, until published
         self._pid = os.getpid()
 
     def path(self, sweep: str, key: str) -> str:
@@ -120,48 +137,121 @@ class RecordStore:
             UnstorableValueError: a value of the document is not JSON.
             StoreWriteError: the record could not be written; the previous one is intact.
         """
+        text = self.prepare(sweep, key, document)
+        self.publish(text, fsync=fsync)
+        return parse_record(self.path(sweep, key), text.encode("utf-8"))
+
+    def prepare(
+        self,
+        sweep: str,
+        key: str,
+        document: Mapping[str, Any],
+        *,
+        unless_same: tuple[str, ...] | None = None,
+    ) -> str | None:
+        """The record of ``key`` as its next attempt, as one line of JSON, written nowhere.
+
+        Fills what :meth:`write` fills. With ``unless_same`` (names of entries), returns
+        None instead when the stored record has the same status and the same values of
+        those entries: a rerun that changed nothing writes no record.
+
+        Raises:
+            StoreValueError: ``sweep`` or ``key`` cannot name a file, or the document
+                names another key or sweep.
+            UnstorableValueError: a value of the document is not JSON.
+        """
         path = self.path(sweep, key)
         for name, expected in (("key", key), ("sweep", sweep)):
             if document.get(name, expected) != expected:
                 raise StoreValueError(
                     f"record {name}", document.get(name), f"{expected!r}, as passed to write_record"
                 )
+        previous = self._previous(path)
+        if (
+            unless_same is not None
+            and isinstance(previous, dict)
+            and previous.get("status") == document.get("status")
+            and all(_same(previous.get(name), document.get(name)) for name in unless_same)
+        ):
+            return None
+        attempt = 0 if previous is None else _attempt_of(previous)
         record = dict(document)
-        attempt, history = self._previous(path)
         record.update(key=key, sweep=sweep, attempt=attempt + 1, written=utc_now())
         # the earlier attempts ride along in the record itself: one document, one write,
         # whatever the number of records (its size grows with this key's attempts only)
+        history: list[Any] = []
+        if isinstance(previous, dict):
+            stored = previous.get("history")
+            history = list(stored) if isinstance(stored, list) else []
+            history.append(attempt_entry(previous))
         record["history"] = history
         record.setdefault("host", HOST)
         record.setdefault("pid", os.getpid())
-        data = encode_record(record)
-        self._make_folder(os.path.dirname(path))
-        inode = [0]
+        text = encode_record(record).decode("utf-8").rstrip("\n")
+        if len(self._prepared) >= 4096:  # prepared and never published (a failed write)
+            self._prepared.clear()
+        self._prepared[text] = record  # publish() then needs not parse it again
+        return text
 
-        def write(fd: int) -> None:
-            write_all(fd, data)
-            inode[0] = os.fstat(fd).st_ino  # the file's number once renamed to its key
+    def publish(self, text: str, *, fsync: bool = False) -> None:
+        """Put a record made by :meth:`prepare` in place (temporary name, rename), and
+        index it. Without ``fsync`` the file may be lost in a crash of the machine: the
+        caller keeps the text durable elsewhere (the sweeper's journal).
 
-        atomic_write(path, write, fsync=fsync)
-        # Crash window: the record is in place, its index line not yet. Readers compare
-        # the inode in the index with the one in the folder listing and read the file
-        # itself when they differ, so the window costs them one read, never a stale row.
-        self._index(sweep, {**record_summary(record), "ino": inode[0]})
-        return parse_record(path, data)
+        Raises:
+            StoreWriteError: the record could not be written; the previous one is intact.
+        """
+        self.publish_all([text], fsync=fsync)
 
-    def _previous(self, path: str) -> tuple[int, list[Any]]:
-        """The stored record's attempt number, and its history with itself appended."""
+    def publish_all(self, texts: list[str], *, fsync: bool = False) -> None:
+        """:meth:`publish` several records, indexed with one append per sweep."""
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for text in texts:
+            data = (text + "\n").encode("utf-8")
+            record = self._prepared.pop(text, None) or parse_record("record", data)
+            sweep, key = record["sweep"], record["key"]
+            path = self.path(sweep, key)
+            self._make_folder(os.path.dirname(path))
+            inode = [0]
+
+            def write(fd: int, data: bytes = data, inode: list[int] = inode) -> None:
+                write_all(fd, data)
+                inode[0] = os.fstat(fd).st_ino  # the file's number once renamed to its key
+
+            atomic_write(path, write, fsync=fsync)
+            entries.setdefault(sweep, []).append({**record_summary(record), "ino": inode[0]})
+        # Crash window: the records are in place, their index lines not yet. Readers
+        # compare the inode in the index with the one in the folder listing and read the
+        # file itself when they differ, so the window costs them one read, never a stale row.
+        for sweep, summaries in entries.items():
+            self._index(sweep, summaries)
+
+    def holds(self, text: str) -> bool:
+        """True if the record made by :meth:`prepare` as ``text``, or a later attempt of
+        its key, is in place."""
+        data = (text + "\n").encode("utf-8")
+        record = parse_record("record", data)
+        path = self.path(record["sweep"], record["key"])
         try:
-            previous = parse_record(path, read_bytes(path))
+            stored = read_bytes(path)
         except FileNotFoundError:
-            return 0, []
+            return False
+        if stored == data:
+            return True
+        try:
+            previous = parse_record(path, stored)
+        except CorruptEntryError:
+            return False
+        return _attempt_of(previous) > _attempt_of(record)
+
+    def _previous(self, path: str) -> dict[str, Any] | bool | None:
+        """The stored record at ``path``; None if there is none, True if it is unreadable."""
+        try:
+            return parse_record(path, read_bytes(path))
+        except FileNotFoundError:
+            return None
         except (CorruptEntryError, OSError):
-            return 1, []  # there was an attempt, whose number and history are lost with the file
-        attempt = previous.get("attempt")
-        history = previous.get("history")
-        history = list(history) if isinstance(history, list) else []
-        history.append(attempt_entry(previous))
-        return (attempt if isinstance(attempt, int) and attempt > 0 else 1), history
+            return True  # there was an attempt, whose number is lost with the file
 
     def _make_folder(self, folder: str) -> None:
         if folder in self._made:
@@ -172,8 +262,8 @@ class RecordStore:
             raise StoreWriteError(folder, reason_of(err)) from err
         self._made.add(folder)
 
-    def _index(self, sweep: str, entry: dict[str, Any]) -> None:
-        line = encode_log_line(entry)
+    def _index(self, sweep: str, entries: list[dict[str, Any]]) -> None:
+        line = b"".join(encode_log_line(entry) for entry in entries)
         with self._lock:
             if self._pid != os.getpid():  # forked: the parent's logs are the parent's
                 self._pid = os.getpid()

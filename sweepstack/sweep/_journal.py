@@ -37,6 +37,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -102,6 +103,16 @@ class Journal:
         self.offset = 0  # end of the last valid entry read
         self.entries_since_snapshot = 0
         self._fd: int | None = None
+        # group commit: entries are appended under the lock without fsync; the session's
+        # owner flushes after releasing it, through a descriptor kept for that. One fsync
+        # covers every entry appended to the file before it, by any process, so a thread
+        # whose entries a later fsync already covered returns without one.
+        self._sync_fd: int | None = None
+        self._sync_identity: tuple[int, int] | None = None
+        self._sync_lock = threading.Lock()  # one fsync at a time in this process
+        self._count_lock = threading.Lock()  # the two numbers below, never held across I/O
+        self._appended = 0  # sequence number of this process's latest append
+        self._synced = 0  # the latest append covered by a finished fsync
         self._garbage_end = 0  # end of an invalid tail seen under the lock, to cut on append
         self._warned: set[tuple[Any, ...]] = set()
 
@@ -151,10 +162,20 @@ class Journal:
             # on its own file, already excludes live writers
 
     def close(self) -> None:
+        if self._fd is not None and self._appended > self._synced:
+            self._keep_for_sync()
         if self._fd is not None:
             fd, self._fd = self._fd, None
             # over NFS, close flushes what was written to the server, then unlocks
             os.close(fd)
+
+    def __del__(self) -> None:
+        fd, self._sync_fd = getattr(self, "_sync_fd", None), None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def __enter__(self) -> Journal:
         self.open()
@@ -163,11 +184,24 @@ class Journal:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def append(self, entries: list[Entry], durable: bool) -> None:
-        """Write entries at the end of the valid journal; fsync when ``durable``.
+    def _keep_for_sync(self) -> None:
+        """Keep a descriptor of the current journal file for the flush after the session."""
+        assert self._fd is not None
+        identity = self._identity
+        if self._sync_fd is not None and self._sync_identity == identity:
+            return
+        fd = os.dup(self._fd)
+        old, self._sync_fd, self._sync_identity = self._sync_fd, fd, identity
+        if old is not None:
+            os.close(old)
 
-        The caller holds the lock and has opened the journal in this session. The
-        entries are applied to the state only once written.
+    def append(self, entries: list[Entry], durable: bool) -> int:
+        """Write entries at the end of the valid journal; return a ticket for :meth:`sync`.
+
+        The caller holds the lock and has opened the journal in this session. Nothing is
+        fsynced here: a durable append is made durable by :meth:`sync` after the lock is
+        released (0 is returned for a non-durable one). The entries are applied to the
+        state only once written.
         """
         assert self._fd is not None and not self.readonly
         data = b"".join([encode_journal_entry(*entry) for entry in entries])
@@ -178,14 +212,38 @@ class Journal:
         if self._garbage_end > end:
             os.ftruncate(self._fd, end)  # cut the rest of a torn tail left by a crashed writer
         self._garbage_end = 0
+        ticket = 0
         if durable:
-            os.fsync(self._fd)
+            with self._count_lock:
+                self._appended += 1
+                ticket = self._appended
         # apply, then advance: if an interrupt (Ctrl-C, SIGTERM) lands in between, the
         # next read applies these entries again, which every entry type tolerates
         for entry in entries:
             self._apply(entry)
         self.offset = end
         self.entries_since_snapshot += len(entries)
+        return ticket
+
+    def sync(self, ticket: int) -> None:
+        """Return once the append of ``ticket`` is durable (call it without the lock).
+
+        Threads of this process share flushes: one fsync covers every append before it,
+        and the kernel merges the flushes of concurrent processes into one commit of the
+        file system's journal. Over NFS the data already reached the server when the
+        session closed the file; the fsync makes the server commit it to disk.
+        """
+        if ticket <= 0:
+            return
+        with self._sync_lock:
+            with self._count_lock:
+                if self._synced >= ticket:
+                    return  # another thread's fsync, started after this append, covered it
+                target, fd = self._appended, self._sync_fd
+            if fd is not None:
+                os.fsync(fd)
+            with self._count_lock:
+                self._synced = max(self._synced, target)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -349,6 +407,8 @@ class Journal:
         self.generation = generation
         self.offset = st.st_size
         self.entries_since_snapshot = 0
+        with self._count_lock:
+            self._synced = self._appended  # the fsynced snapshot holds every entry appended
 
     def _create(self) -> None:
         """Create an empty journal (under the lock), continuing the newest snapshot if any."""

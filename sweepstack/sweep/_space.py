@@ -135,7 +135,7 @@ class Space:
         levels: list[list[Any]] = []
         level_of: list[dict[Any, int]] = []
         codes: list[array] = []
-        memo: dict[tuple[Any, type, Any], tuple[str, int, int]] = {}
+        memos: dict[Any, dict[type, dict[Any, tuple[str, int, int]]]] = {}
 
         def encode(factor: Any, value: Any) -> tuple[str, int, int]:
             f = factor_of.get(factor)
@@ -166,16 +166,22 @@ class Space:
                 texts = []
                 for factor, value in combination.items():
                     kind = type(value)
-                    if kind in _MEMO_SAFE and (kind is not float or (value and value == value)):
-                        memo_key = (factor, kind, value)
-                        entry = memo.get(memo_key)
-                        if entry is None:
-                            entry = memo[memo_key] = encode(factor, value)
-                    else:
+                    # one memo per factor and value type (1 and True are equal keys)
+                    memo_of = memos.get(factor)
+                    if memo_of is None:
+                        memo_of = memos[factor] = {}
+                    by_value = memo_of.get(kind)
+                    if by_value is None:
+                        by_value = memo_of[kind] = {}
+                    entry = by_value.get(value) if kind in _MEMO_SAFE else None
+                    if entry is None:
                         entry = encode(factor, value)
+                        if kind in _MEMO_SAFE and (kind is not float or (value and value == value)):
+                            by_value[value] = entry
                     texts.append(entry[0])
                     codes[entry[1]][position] = entry[2]
-                texts.sort()
+                if len(texts) > 1:
+                    texts.sort()
                 key = key_of_items(texts)
                 if key in index:  # a duplicate: undo its codes, keep the first occurrence
                     for column in codes:

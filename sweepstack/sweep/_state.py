@@ -10,6 +10,10 @@ Journal entries (see :mod:`sweepstack.sweep._journal` for the line format)::
     H <owner> <time>            heartbeat: the owner is alive and renews its leases
     X <owner> <reason>          every claim of the owner goes back to todo (dead, expired)
     Z <what> <owner>            reset: every "inprogress" claim, or every "failed" key, to todo
+    W <key> <owner> <record>    the result document of a finished key, written just before its
+                                D or F in the same append (so durable with it; see format.md)
+    M <owner> <key> [<key>...]  the owner's records of these keys are in place as files
+    M <owner> *                 every record this owner wrote in this generation is in place
 
 Times are wall-clock seconds, shown to people and never used to decide anything:
 leases are judged on each observer's own monotonic clock, from when *it* last saw
@@ -54,6 +58,8 @@ class SweepState:
             "H": self._on_heartbeat,
             "X": self._on_expire,
             "Z": self._on_reset,
+            "W": self._on_record,
+            "M": self._on_published,
         }
 
     # --- loading --------------------------------------------------------------------
@@ -69,6 +75,11 @@ class SweepState:
         self.last_seen: dict[str, float] = {}  # owner -> this process's monotonic clock
         self.heartbeat_at: dict[str, float] = {}  # owner -> wall time of its last news
         self.expired: dict[str, str] = {}  # owner -> reason, for owners whose claims were taken
+        # records written in the journal whose file their owner has not yet said is in
+        # place: owner -> key -> the record's text; and the owners that wrote records in
+        # this generation (after a reboot, their unsynced record files may be lost)
+        self.pending: dict[str, dict[str, str]] = {}
+        self.record_writers: set[str] = set()
         self.skipped: set[str] = getattr(self, "skipped", set())
         self._recount()
 
@@ -91,6 +102,9 @@ class SweepState:
             self.owners[owner_id] = Owner.from_json(owner_id, data)
             self.last_seen[owner_id] = now
             self.heartbeat_at[owner_id] = float(data.get("heartbeat", data.get("since", 0.0)))
+        for owner_id, records in document.get("pending", {}).items():
+            if isinstance(records, dict) and records:
+                self.pending[owner_id] = {str(k): str(v) for k, v in records.items()}
         for key, (owner_id, at) in document.get("claims", {}).items():
             self.claims[key] = owner_id
             self.claimed_at[key] = at
@@ -100,7 +114,7 @@ class SweepState:
 
     def document(self) -> dict[str, Any]:
         """The persisted state as a snapshot document."""
-        live = set(self.claims.values())
+        live = set(self.claims.values()) | set(self.pending)
         owners = {}
         for owner_id in live:
             owner = self.owners.get(owner_id)
@@ -114,6 +128,7 @@ class SweepState:
             "failed": self.failed,
             "claims": {k: [o, self.claimed_at.get(k, 0.0)] for k, o in self.claims.items()},
             "owners": owners,
+            "pending": {o: dict(r) for o, r in self.pending.items() if r},
         }
 
     def size(self) -> int:
@@ -146,6 +161,10 @@ class SweepState:
         self.n_inprogress = sum(1 for k in self.claims if k in index)
         self._cursor = 0
         self._returned: list[int] = []
+        # the todo ranks as of the last todo_keys(), and the ranks that may have become
+        # todo since: the next call filters these instead of walking every combination
+        self._todo: list[int] | None = None
+        self._retodo: list[int] = []
 
     def is_todo(self, key: str) -> bool:
         return not (
@@ -173,9 +192,40 @@ class SweepState:
         return None
 
     def todo_keys(self) -> list[str]:
-        """Every todo key of this instance's sweeps, in order (O(sweeps))."""
-        keys = self.space.keys
-        return [keys[p] for p in self._order if self.is_todo(keys[p])]
+        """Every todo key of this instance's sweeps, in order.
+
+        O(todo) per call: the first call (after a load) walks the ranks from the cursor
+        on, and those that came back behind it; later calls filter the previous answer
+        plus the ranks that came back to todo since.
+        """
+        keys, order = self.space.keys, self._order
+        return [keys[order[r]] for r in self.todo_ranks()]
+
+    def todo_positions(self) -> list[int]:
+        """Positions in the space of the todo keys, in order (see :meth:`todo_keys`)."""
+        order = self._order
+        return [order[r] for r in self.todo_ranks()]
+
+    def todo_ranks(self) -> list[int]:
+        keys, order = self.space.keys, self._order
+        if self._todo is None:
+            candidates = sorted(set(self._returned)) + list(range(self._cursor, len(order)))
+        elif self._retodo:
+            candidates = sorted(set(self._todo).union(self._retodo))
+        else:
+            candidates = self._todo
+        done, claims, skipped = self.done, self.claims, self.skipped
+        failed = () if self.retry_failed else self.failed
+        ranks = [
+            r
+            for r in candidates
+            if (k := keys[order[r]]) not in done
+            and k not in claims
+            and k not in skipped
+            and k not in failed
+        ]
+        self._todo, self._retodo = ranks, []
+        return ranks
 
     def _requeue(self, key: str) -> None:
         """``key`` may have become todo: make sure the queue will find it again."""
@@ -185,6 +235,8 @@ class SweepState:
         rank = position if self._rank is None else self._rank[position]
         if rank < self._cursor:
             heapq.heappush(self._returned, rank)
+        if self._todo is not None:
+            self._retodo.append(rank)
 
     def visible_skipped(self) -> list[str]:
         """Skipped keys that would otherwise be todo (skipping only filters what is todo)."""
@@ -306,6 +358,23 @@ class SweepState:
             self._drop_claim(key)
             self._requeue(key)
         self.expired[owner_id] = reason or "expired"
+
+    def _on_record(self, key: str, argument: str) -> None:
+        owner_id, _, text = argument.partition(" ")
+        self.pending.setdefault(owner_id, {})[key] = text
+        self.record_writers.add(owner_id)
+
+    def _on_published(self, owner_id: str, argument: str) -> None:
+        if argument == "*":
+            self.pending.pop(owner_id, None)
+            self.record_writers.discard(owner_id)
+            return
+        records = self.pending.get(owner_id)
+        if records is not None:
+            for key in argument.split():
+                records.pop(key, None)
+            if not records:
+                del self.pending[owner_id]
 
     def _on_reset(self, what: str, _owner_id: str) -> None:
         if what == "inprogress":

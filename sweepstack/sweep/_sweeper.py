@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Callable, Protocol, Union
 
 from sweepstack._keys import param_key
 from sweepstack.errors import (
@@ -51,6 +51,20 @@ COMPACT_MIN_ENTRIES = 50_000
 """Compaction runs when the journal holds more entries than this and than the state."""
 
 Filter = Callable[[Iterable[HashableDict]], Iterable[HashableDict]]
+
+
+class RecordSink(Protocol):
+    """Where the result documents that travel with done marks are put as files
+    (:class:`sweepstack.store.RecordStore` is one); a document is one line of JSON."""
+
+    def publish(self, text: str, *, fsync: bool = False) -> None:
+        """Put the document in place (atomically); fsync only when asked."""
+
+    def holds(self, text: str) -> bool:
+        """True if this document, or a later attempt of its key, is in place."""
+
+    def publish_all(self, texts: list[str], *, fsync: bool = False) -> None:
+        """:meth:`publish` several documents."""
 
 
 @dataclass(frozen=True)
@@ -223,6 +237,9 @@ class ParamSweeper:
         self._mine: dict[str, HashableDict] = {}
         self._handed: dict[int, str] = {}
         self._next_recovery = 0.0
+        self._ticket = 0  # the pending flush of this session's durable write
+        self._records: RecordSink | None = None
+        self._published: list[str] = []  # keys whose record files are in place, to announce
         self._last_read = 0.0  # monotonic time of this instance's last journal read
         self._on_space_change = on_space_change
         self.set_sweeps(sweeps, save_sweeps)
@@ -233,16 +250,19 @@ class ParamSweeper:
     def _session(self) -> Iterator[SweepState]:
         """Hold the lock with the journal open and read up to date (no lock when read-only)."""
         entered = time.monotonic()
+        ticket = 0
         if self._lock is not None:
             self._lock.acquire()
         try:
             with self._mutex:
+                self._ticket = 0
                 try:
                     self._journal.open()
                     self._discount_gap(entered)
                     try:
                         yield self._state
                     finally:
+                        ticket, self._ticket = self._ticket, 0
                         self._journal.close()
                 except OSError as err:
                     if isinstance(err, StoreWriteError):
@@ -251,6 +271,13 @@ class ParamSweeper:
         finally:
             if self._lock is not None:
                 self._lock.release()
+        # a durable write becomes durable here, after the lock is released: other
+        # processes append meanwhile, and concurrent flushes are merged (group commit)
+        if ticket:
+            try:
+                self._journal.sync(ticket)
+            except OSError as err:
+                raise StoreWriteError(self._journal.path, reason_of(err)) from err
 
     def _discount_gap(self, entered: float) -> None:
         """Do not count as other owners' silence a long time this process could not read.
@@ -288,12 +315,33 @@ class ParamSweeper:
         return self._owner
 
     def _write(self, lines: list[Entry], durable: bool) -> None:
-        """Append entries (inside a session), declaring this owner first when needed."""
+        """Append entries (inside a session); durable ones are flushed when the session ends.
+
+        The keys whose record files this process put in place since its last write are
+        announced first (an ``M`` entry), at no extra write.
+        """
         if self._readonly:
             raise StoreWriteError(self._dir, "this sweeper was opened read-only")
-        self._journal.append(lines, durable)
+        if self._published:
+            lines = [("M", self._me().id, " ".join(self._published)), *lines]
+        ticket = self._journal.append(lines, durable)
+        self._published = []
+        if ticket:
+            self._ticket = ticket
         if self._journal.entries_since_snapshot > max(COMPACT_MIN_ENTRIES, self._state.size()):
-            self._journal.compact(self._state.document())
+            self._compact(self._state.document())
+
+    def _compact(self, document: dict[str, Any]) -> None:
+        """Start a new generation from ``document`` (inside a session).
+
+        The record documents in this generation's journal leave it: the record files
+        put in place without fsync must be on disk first (one ``sync`` for all of them;
+        compaction is rare). Records not yet in place stay in the snapshot's pending.
+        """
+        if self._state.record_writers:
+            os.sync()
+        self._journal.compact(document)
+        self._state.record_writers.clear()
 
     def _claim_lines(self, keys: list[str]) -> list[Entry]:
         me = self._me()
@@ -356,9 +404,10 @@ class ParamSweeper:
         )
 
     def get_remaining(self) -> CombinationSet:
-        """The todo combinations: a set, iterating in the order they would be handed out."""
+        """The todo combinations: a set, iterating in the order they would be handed out
+        (built from the todo positions: O(todo), not O(combinations))."""
         with self._mutex:
-            return CombinationSet(self._combinations(self._state.todo_keys()))
+            return CombinationSet(self._state.space.combinations(self._state.todo_positions()))
 
     def get_inprogress(self) -> CombinationSet:
         """The combinations claimed by some process and not finished (a set, in sweep order)."""
@@ -568,11 +617,7 @@ class ParamSweeper:
             except BaseException:
                 state._recount()  # the picked keys left the todo queue: rebuild it
                 raise
-            space = state.space
-            combinations = [space.combination(space.index[k]) for k in keys]
-            for key, combination in zip(keys, combinations):
-                self._mine[key] = combination
-                self._handed[id(combination)] = key
+            combinations = self._hand_out(keys)
         _heartbeat.register(self)
         return combinations
 
@@ -583,14 +628,17 @@ class ParamSweeper:
             return []
         if filtr is None:
             keys: list[str] = []
+            seen: set[str] = set()
             while len(keys) < count:
                 key = state.next_todo()
                 if key is None:
                     break
-                # a key given back twice (a reset, then a cancel) is queued twice, and it
-                # stays todo until this batch is claimed: take it once
-                if key not in keys:
-                    keys.append(key)
+                if (exclude and key in exclude) or key in seen:
+                    # being marked done in this same write; or a key that came back to
+                    # todo twice (two entries in the queue of returned keys)
+                    continue
+                seen.add(key)
+                keys.append(key)
             return keys
         todo = [k for k in state.todo_keys() if not exclude or k not in exclude]
         candidates = self._combinations(todo)
@@ -640,57 +688,151 @@ class ParamSweeper:
 
     # --- finishing ----------------------------------------------------------------------
 
-    def done(self, combination: Mapping[str, Any]) -> bool:
+    def attach_records(self, sink: RecordSink | None) -> None:
+        """Publish the result documents given to :meth:`done`/:meth:`fail` through ``sink``.
+
+        A document travels in the journal with its done (or failed) mark, so both become
+        durable with one flush; the record file is put in place right after, without
+        fsync, and a process that finds a dead owner's document not in place puts it
+        there (see docs/format.md, "One durable write per combination").
+        """
+        self._records = sink
+
+    def done(self, combination: Mapping[str, Any], record: str | None = None) -> bool:
         """Mark a combination done, durably (fsynced) before returning.
 
         Returns False, with a :class:`ClaimLostWarning`, when this instance had claimed
         it but the claim had been taken over meanwhile (the done still counts unless
         the combination was done already).
 
+        Args:
+            combination: a combination of this sweeper.
+            record: its result document (one line of JSON) to store with the done mark;
+                needs :meth:`attach_records`.
+
         Raises:
             UnknownCombinationError: the combination is not in this instance's sweeps.
         """
-        return self.done_batch([combination])
+        return self.done_batch([combination], None if record is None else [record])
 
-    def done_batch(self, combinations: Iterable[Mapping[str, Any]]) -> bool:
+    def done_batch(
+        self, combinations: Iterable[Mapping[str, Any]], records: list[str] | None = None
+    ) -> bool:
         """Mark several combinations done in one durable write; False if a claim was lost."""
         keys = self._keys_of(combinations, "done")
-        return self._finish(keys, lambda me, key: ("D", key, me.id), "done")
+        return self._finish(keys, lambda me, key: ("D", key, me.id), "done", records)[0]
+
+    def done_and_next(
+        self,
+        combination: Mapping[str, Any],
+        num_combs: int = 1,
+        record: str | None = None,
+        filtr: Filter | None = None,
+    ) -> list[HashableDict]:
+        """Mark a combination done and claim up to ``num_combs`` more, in one lock
+        acquisition and one durable write; returns the combinations claimed.
+
+        The done mark is durable when this returns, as with :meth:`done`.
+        """
+        return self.done_batch_and_next(
+            [combination], num_combs, None if record is None else [record], filtr
+        )
+
+    def done_batch_and_next(
+        self,
+        combinations: Iterable[Mapping[str, Any]],
+        num_combs: int = 1,
+        records: list[str | None] | None = None,
+        filtr: Filter | None = None,
+    ) -> list[HashableDict]:
+        """:meth:`done_and_next` for several combinations (``records``: one per
+        combination, or None for those with no record to store)."""
+        keys = self._keys_of(combinations, "done")
+        return self._finish(
+            keys, lambda me, key: ("D", key, me.id), "done", records, num_combs, filtr
+        )[1]
 
     def fail(
-        self, combination: Mapping[str, Any], error: Union[BaseException, str, None] = None
+        self,
+        combination: Mapping[str, Any],
+        error: Union[BaseException, str, None] = None,
+        record: str | None = None,
     ) -> bool:
         """Mark a combination failed (persisted), with the error's type and message.
 
         Failed combinations are not handed out again unless ``retry_failed=True`` or
         after ``reset()``. Returns False if this instance's claim had been lost.
+        ``record`` is its result document, stored as with :meth:`done`.
         """
-        return self.fail_batch([combination], error)
+        return self.fail_batch([combination], error, None if record is None else [record])
 
     def fail_batch(
         self,
         combinations: Iterable[Mapping[str, Any]],
         error: Union[BaseException, str, None] = None,
+        records: list[str] | None = None,
     ) -> bool:
         """Mark several combinations failed with the same error."""
         keys = self._keys_of(combinations, "fail")
         info = json.dumps(_error_info(error), separators=(",", ":"))
-        return self._finish(keys, lambda me, key: ("F", key, f"{me.id} {info}"), "fail")
+        return self._finish(keys, lambda me, key: ("F", key, f"{me.id} {info}"), "fail", records)[0]
 
-    def _finish(self, keys: list[str], line: Callable[[Owner, str], Entry], operation: str) -> bool:
+    def _finish(
+        self,
+        keys: list[str],
+        line: Callable[[Owner, str], Entry],
+        operation: str,
+        records: list[str | None] | None = None,
+        claim: int = 0,
+        filtr: Filter | None = None,
+    ) -> tuple[bool, list[HashableDict]]:
+        if records is not None:
+            if self._records is None:
+                raise ValueError(
+                    "done(record=...) needs a record store: call attach_records() first"
+                )
+            if len(records) != len(keys):
+                raise ValueError(f"{len(records)} records for {len(keys)} combinations")
         lost = []
+        claimed: list[HashableDict] = []
+        published: list[tuple[str, str | None]] = []
         with self._session() as state:
             me = self._me()
             lines = []
-            for key in keys:
+            for i, key in enumerate(keys):
                 holder = state.claims.get(key)
                 if key in self._mine and holder != me.id:
                     lost.append(key)
                 if key not in state.done:
+                    if records is not None and records[i] is not None:
+                        # the document first: a reader that sees the mark sees its record
+                        lines.append(("W", key, f"{me.id} {records[i]}"))
+                        published.append((key, records[i]))
                     lines.append(line(me, key))
-            if lines:
-                self._write(lines, durable=True)
             self._forget(keys)
+            if claim:
+                self._recover_if_due()
+                picked = self._pick(claim, filtr, exclude=set(keys))
+                if picked:
+                    lines += self._claim_lines(picked)
+            else:
+                picked = []
+            if lines:
+                try:
+                    self._write(lines, durable=True)
+                except BaseException:
+                    if picked:
+                        state._recount()  # the picked keys left the todo queue: rebuild it
+                    raise
+            claimed = self._hand_out(picked)
+        # durable now (the session flushed after releasing the lock): put the record files
+        # in place; they are announced with this process's next write
+        if published:
+            assert self._records is not None
+            self._records.publish_all([text for _, text in published if text is not None])
+            self._published += [key for key, _ in published]
+        if claimed:
+            _heartbeat.register(self)
         if lost:
             warnings.warn(
                 f"{self._name}: {len(lost)} combination(s) marked {operation} by this process had been "
@@ -704,7 +846,15 @@ class ParamSweeper:
                 ClaimLostWarning,
                 stacklevel=3,
             )
-        return not lost
+        return not lost, claimed
+
+    def _hand_out(self, keys: list[str]) -> list[HashableDict]:
+        space = self._state.space
+        combinations = [space.combination(space.index[k]) for k in keys]
+        for key, combination in zip(keys, combinations):
+            self._mine[key] = combination
+            self._handed[id(combination)] = key
+        return combinations
 
     def skip(self, combination: Mapping[str, Any]) -> None:
         """Give a combination back and skip it for the rest of this instance's life (as execo)."""
@@ -744,6 +894,18 @@ class ParamSweeper:
             return True
         owner = state.owners.get(holder)
         return owner is not None and is_parent(owner, me)
+
+    def release_claims(self) -> int:
+        """Give back to todo every claim this process holds in this sweeper's folder,
+        those handed out and those an interrupt caught between the write of a claim and
+        its return; returns how many (after Ctrl-C, before exiting)."""
+        with self._session() as state:
+            me = self._me()
+            keys = sorted(state.owner_claims.get(me.id, ()))
+            if keys:
+                self._write([("R", key, me.id) for key in keys], durable=False)
+            self._forget(list(self._mine))
+        return len(keys)
 
     def reset(self, reset_inprogress: bool = False, reset_failed: bool = True) -> None:
         """Start over: forget skipped and (by default) failed combinations; never done ones.
@@ -799,7 +961,50 @@ class ParamSweeper:
                     taken.append((owner_id, "expired"))
         if taken and not self._readonly:
             self._write([("X", o, reason) for o, reason in taken], durable=False)
+        if (state.pending or state.record_writers) and self._records is not None:
+            self._republish(me, now)
         return taken
+
+    def _republish(self, me: Owner, now: float) -> None:
+        """Put in place the records that dead owners wrote in the journal but maybe not as files.
+
+        A writer killed between its durable append and putting the file in place leaves
+        its last records pending; after a reboot of this host, the files its processes
+        put in place without fsync may be lost too, so every record they wrote in this
+        generation is checked. Rare: these files are fsynced.
+        """
+        assert self._records is not None
+        state = self._state
+        lines: list[Entry] = []
+        for owner_id in sorted(state.record_writers | set(state.pending)):
+            if owner_id == me.id:
+                continue
+            owner = state.owners.get(owner_id)
+            rebooted = (
+                owner is not None
+                and owner.host == me.host
+                and bool(owner.boot)
+                and owner.boot != me.boot
+            )
+            lease = owner.lease if owner is not None else self._lease
+            gone = rebooted or (owner is not None and is_dead(owner, me))
+            if not gone and now - state.last_seen.get(owner_id, now) <= lease + self._margin:
+                continue
+            texts = dict(state.pending.get(owner_id, {}))
+            if rebooted and owner_id in state.record_writers:
+                prefix = owner_id + " "
+                for _offset, entry in self._journal.raw_lines():
+                    if entry is not None and entry[0] == "W" and entry[2].startswith(prefix):
+                        texts[entry[1]] = entry[2][len(prefix) :]
+            for text in texts.values():
+                if not self._records.holds(text):
+                    self._records.publish(text, fsync=True)
+            if rebooted or (owner_id in state.record_writers and not state.pending.get(owner_id)):
+                lines.append(("M", owner_id, "*"))
+            elif texts:
+                lines.append(("M", owner_id, " ".join(texts)))
+        if lines:
+            self._write(lines, durable=False)
 
     def recover(self, trust_wall_clock: bool = False) -> list[tuple[str, str]]:
         """Take back now the claims of dead owners and expired leases; returns (owner, reason).
@@ -836,7 +1041,7 @@ class ParamSweeper:
                 document["failed"] = {
                     k: v for k, v in document["failed"].items() if k not in wanted
                 }
-                self._journal.compact(document)
+                self._compact(document)
                 state.load(document)
         return changed
 
@@ -955,7 +1160,7 @@ def restore_state(sweeper: ParamSweeper, *, compact: bool, done: Iterable[str]) 
     progress; return those keys, sorted (``sweepstack check --repair`` after a loss)."""
     with sweeper._session() as state:
         if compact:
-            sweeper._journal.compact(state.document())
+            sweeper._compact(state.document())
         missing = sorted(k for k in done if k not in state.done and k not in state.claims)
         if missing:
             sweeper._write([("D", key, "") for key in missing], durable=True)

@@ -127,3 +127,44 @@ def test_notebook_displays_are_html(tmp_path):
         assert "hello" not in manager.display_stage_reportables("first")
         assert "third" in manager.map()._repr_html_()
         assert isinstance(Record({})._repr_html_(), str)
+
+
+def _index_lines(path, sweep="live"):
+    folder = os.path.join(path, "records", sweep, "_log")
+    lines = []
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name)) as f:
+            lines += [line for line in f if '"key"' in line and '"log"' not in line]
+    return lines
+
+
+def test_resolve_then_finish_writes_each_record_once(tmp_path):
+    path = str(tmp_path / "exp")
+    with ArtifactManager("pi", path) as manager:
+        record = pipeline(manager.record({"a": 1, "b": 2, "c": 3}))
+        manager.resolve()
+    assert ExperimentDir.open(path).read_record("live", record.key)["attempt"] == 1
+    assert len(_index_lines(path)) == 1
+
+
+def test_a_record_changed_after_resolve_is_written_again_by_finish(tmp_path):
+    path = str(tmp_path / "exp")
+    with ArtifactManager("pi", path) as manager:
+        record = pipeline(manager.record({"a": 1, "b": 2, "c": 3}))
+        manager.resolve()
+        record.fields["late"] = 1
+    stored = ExperimentDir.open(path).read_record("live", record.key)
+    assert (stored["attempt"], stored["fields"]["late"]) == (2, 1)
+
+
+def test_a_cached_rerun_through_a_new_manager_writes_no_record(tmp_path):
+    path = str(tmp_path / "exp")
+    with ArtifactManager("pi", path) as manager:
+        record = pipeline(manager.record({"a": 1, "b": 2, "c": 3}))
+        manager.resolve()
+    with ArtifactManager("pi", path) as again:
+        pipeline(again.record({"a": 1, "b": 2, "c": 3}))
+        again.resolve()
+    stored = ExperimentDir.open(path).read_record("live", record.key)
+    assert (stored["attempt"], stored["run"]) == (1, manager.id_run)
+    assert len(_index_lines(path)) == 1

@@ -77,3 +77,29 @@ def test_editing_a_stage_then_reset_done_recomputes_only_that_stage(tmp_path):
     assert records[(10, 2)]["fields"]["total"] == 900 and records[(10, 2)]["attempt"] == 2
     stages = {s["name"]: s["status"] for s in records[(10, 2)]["stages"]}
     assert stages == {"load": "hit", "total": "run"}
+
+
+def _journal_ops(path):
+    ops = collections.Counter()
+    with open(os.path.join(path, "sweeps", "main", "journal"), "rb") as f:
+        for line in f.read().splitlines()[1:]:
+            ops[line.split(b" ", 1)[0].decode()] += 1
+    return ops
+
+
+@pytest.mark.timeout(180)
+def test_a_rerun_with_every_stage_cached_and_nothing_changed_writes_only_done_marks(tmp_path):
+    script, marks = tmp_path / "rerun.py", tmp_path / "marks"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "MARKS": str(marks)}
+    _run([str(script), "-c", "exp"], env, tmp_path)
+    before = {r["key"]: r for r in sweepstack.open(tmp_path / "exp").records()}
+
+    _run(["-m", "sweepstack", "reset", "exp", "--done"], env, tmp_path)
+    _run([str(script), "-c", "exp"], env, tmp_path)
+
+    assert _counts(marks) == {"load": 3, "total": 6}  # nothing ran again
+    after = {r["key"]: r for r in sweepstack.open(tmp_path / "exp").records()}
+    assert after == before  # no record rewritten: same attempt, run, times
+    ops = _journal_ops(str(tmp_path / "exp"))
+    assert ops["D"] == 6 and ops["W"] == 0  # the new generation: done marks, no records

@@ -158,9 +158,46 @@ def one_done(args: argparse.Namespace) -> None:
         _say("WARNING", str(warning.message))
 
 
+def _rpc_calls() -> int:
+    """NFS RPC calls made so far by this network namespace's NFS client."""
+    with open("/proc/net/rpc/nfs") as f:
+        for line in f:
+            if line.startswith("rpc "):
+                return int(line.split()[1])
+    raise RuntimeError("/proc/net/rpc/nfs has no rpc line")
+
+
+def rpc_drain(args: argparse.Namespace) -> None:
+    """Drain alone, and report the NFS RPCs the client made per combination."""
+    import importlib
+
+    tool = args.tool
+    module = importlib.import_module("execo_engine" if tool == "execo" else "sweepstack")
+    sweeper = module.ParamSweeper(args.dir)
+    _say("ready", socket.gethostname(), os.getpid())
+    sys.stdin.readline()  # "go"
+    before, count = _rpc_calls(), 0
+    start = time.monotonic()
+    if tool == "ours-batched":  # what records() does with short combinations
+        batch = sweeper.get_next_batch(32)
+        while batch:
+            count += len(batch)
+            batch = sweeper.done_batch_and_next(batch, 32)
+    else:
+        while (combination := sweeper.get_next()) is not None:
+            sweeper.done(combination)
+            count += 1
+    calls = _rpc_calls() - before
+    seconds = time.monotonic() - start
+    _say("RESULT " + json.dumps({"tool": tool, "count": count, "rpcs": calls, "seconds": seconds}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["agent", "drain", "die-in-session", "one-done"])
+    parser.add_argument(
+        "mode", choices=["agent", "drain", "die-in-session", "one-done", "rpc-drain"]
+    )
+    parser.add_argument("--tool", default="ours")
     parser.add_argument("dir", nargs="?")
     parser.add_argument("--lease", type=float, default=4.0)
     parser.add_argument("--work", type=float, default=0.1)
@@ -172,6 +209,8 @@ def main() -> None:
         drain(args)
     elif args.mode == "die-in-session":
         die_in_session(args)
+    elif args.mode == "rpc-drain":
+        rpc_drain(args)
     else:
         one_done(args)
 

@@ -668,6 +668,32 @@ def shared_stage(base: str) -> dict[str, Any]:
         "waiter": waiter["host"],
         "waiter_seconds": waiter["seconds"],
     }
+def rpc_counts(base: str) -> dict[str, Any]:
+    """NFS RPCs per combination of one process draining 150 alone (issue 16, point 5)."""
+    from sweepstack import ParamSweeper, sweep
+
+    n = 150
+    figures: dict[str, Any] = {}
+    for tool in ("ours", "ours-batched", "execo"):
+        a_dir, _, _ = both(f"{base}/rpc-{tool}")
+        if tool == "execo":
+            import execo_engine
+
+            execo_engine.ParamSweeper(a_dir, sweep({"i": list(range(n))}), save_sweeps=True)
+        else:
+            ParamSweeper(a_dir, sweep({"i": list(range(n))}), save_sweeps=True)
+        worker = Proc("hostA", ["-m", "tests.nfs._agent", "rpc-drain", a_dir, "--tool", tool])
+        wait_until(worker.ready, 180, f"the {tool} drain to start")
+        worker.send("go")
+        result = worker.result(300)
+        worker.finish(60)
+        check(result["count"] == n, f"{tool} drained {result['count']} of {n}")
+        figures[tool] = {
+            "rpcs_per_combination": round(result["rpcs"] / n, 2),
+            "combinations_per_second": round(n / result["seconds"], 1),
+        }
+        log(f"rpc-counts: {tool}: {figures[tool]}")
+    return figures
 
 
 def main() -> int:
@@ -687,6 +713,7 @@ def main() -> int:
         ("kill-in-session", lambda: kill_in_session(base)),
         ("engines-records-artifacts", lambda: engines(base)),
         ("shared-stage", lambda: shared_stage(base)),
+        ("rpc-counts", lambda: rpc_counts(base)),
     ]
     wanted = set(sys.argv[1:])  # names of scenarios to run (all by default), to debug one
     for name, scenario in scenarios:

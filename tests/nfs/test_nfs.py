@@ -140,6 +140,14 @@ def test_two_hosts_needing_one_expensive_stage_compute_it_once(vm):
     assert details["computed_by"] != details["waiter"]
 
 
+def test_one_process_makes_fewer_nfs_rpcs_per_combination_than_execo_engine(vm):
+    figures = _scenario(vm, "rpc-counts")
+    print(f"NFS RPCs per combination: {figures}")
+    ours = figures["ours"]["rpcs_per_combination"]
+    assert ours < figures["execo"]["rpcs_per_combination"], figures
+    assert figures["ours-batched"]["rpcs_per_combination"] < ours, figures
+
+
 def test_the_vm_run_ended_with_every_scenario_passed(vm):
     ok, info = vm["_output"]
     assert ok, f"the scenarios exited with {info['status']}:\n{info['tail']}"

@@ -18,6 +18,9 @@ def drain(args: argparse.Namespace) -> None:
     sweeper = ParamSweeper(args.dir, lease=args.lease)
     print("ready", flush=True)
     out = sys.stdout
+    if args.records:
+        drain_with_records(args, sweeper)
+        return
     while True:
         combination = sweeper.get_next()
         if combination is None:
@@ -28,6 +31,25 @@ def drain(args: argparse.Namespace) -> None:
             time.sleep(args.work)
         ok = sweeper.done(combination)
         print(f"ACK {key} {int(ok)}", file=out, flush=True)
+    print("finished", flush=True)
+
+
+def drain_with_records(args: argparse.Namespace, sweeper: object) -> None:
+    """As the engine does: each done carries its record and claims the next combination."""
+    from sweepstack.store._records import RecordStore
+
+    store = RecordStore(args.records)
+    sweeper.attach_records(store)  # type: ignore[attr-defined]
+    combination = sweeper.get_next()  # type: ignore[attr-defined]
+    while combination is not None:
+        key = sweeper.key_of(combination)  # type: ignore[attr-defined]
+        print(f"CLAIM {key}", flush=True)
+        if args.work:
+            time.sleep(args.work)
+        text = store.prepare("main", key, {"params": dict(combination), "status": "done"})
+        claimed = sweeper.done_and_next(combination, 1, record=text)  # type: ignore[attr-defined]
+        print(f"ACK {key} 1", flush=True)
+        combination = claimed[0] if claimed else sweeper.get_next()  # type: ignore[attr-defined]
     print("finished", flush=True)
 
 
@@ -55,6 +77,9 @@ def main() -> None:
     parser.add_argument("dir")
     parser.add_argument("--lease", type=float, default=600.0)
     parser.add_argument("--work", type=float, default=0.0)
+    parser.add_argument(
+        "--records", default=None, help="a records folder: done_and_next with records"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     {"drain": drain, "hold": hold}[args.mode](args)

@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 import warnings
 
 from hypothesis import settings
@@ -27,6 +28,7 @@ from hypothesis.stateful import (
 from sweepstack import sweep
 from sweepstack.errors import ClaimLostWarning, JournalWarning
 from sweepstack.store._format import encode_journal_entry
+from sweepstack.store._records import RecordStore
 from sweepstack.sweep import ParamSweeper
 from sweepstack.sweep import _sweeper as sweeper_module
 
@@ -52,6 +54,8 @@ class SweeperModel(RuleBasedStateMachine):
         self.mine: dict[int, set[str]] = {}  # keys each instance claimed and has not finished
         self.next_id = 0
         self.keys = {}
+        self.records = RecordStore(os.path.join(self.folder, "records"))
+        self.published: dict[str, str] = {}  # key -> the record given with its done mark
 
     def teardown(self) -> None:
         self.live.clear()  # before the folder goes: their heartbeat would find it gone
@@ -76,6 +80,7 @@ class SweeperModel(RuleBasedStateMachine):
     def open_instance(self, subset):
         combinations = [UNIVERSE[i] for i in sorted(subset)]
         sweeper = ParamSweeper(self.folder, combinations)
+        sweeper.attach_records(self.records)
         order = [sweeper.key_of(c) for c in combinations]
         for c, k in zip(combinations, order):
             self.keys[k] = c
@@ -90,7 +95,9 @@ class SweeperModel(RuleBasedStateMachine):
         if ident not in self.live:
             return
         _, order, _ = self.live[ident]
-        self.live[ident] = (ParamSweeper(self.folder, [self.keys[k] for k in order]), order, set())
+        sweeper = ParamSweeper(self.folder, [self.keys[k] for k in order])
+        sweeper.attach_records(self.records)
+        self.live[ident] = (sweeper, order, set())
         self.mine[ident] = set()
 
     @rule(ident=instances)
@@ -138,6 +145,69 @@ class SweeperModel(RuleBasedStateMachine):
         self.state[key] = "done"
         for _, _, skipped in self.live.values():
             skipped.discard(key)
+
+    def _record(self, key):
+        return self.records.prepare("model", key, {"status": "done", "fields": {"k": key}})
+
+    def _mark_done(self, key, text):
+        if self._state_of(key) != "done" and text is not None:
+            self.published[key] = text
+        self.state[key] = "done"
+        for _, _, skipped in self.live.values():
+            skipped.discard(key)
+
+    @rule(ident=instances, data=st.data(), count=st.integers(1, 4), with_record=st.booleans())
+    def done_and_next(self, ident, data, count, with_record):
+        """Done and the next claims in one lock acquisition, with or without a record."""
+        if ident not in self.live:
+            return
+        sweeper = self.live[ident][0]
+        key = self._pick(ident, data)
+        text = self._record(key) if with_record else None
+        lost = not self._finish(ident, key)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ClaimLostWarning)
+            got = sweeper.done_and_next(self.keys[key], count, record=text)
+        assert bool(caught) == lost
+        self._mark_done(key, text)
+        expected = self._expected_batch(ident, count)
+        assert [sweeper.key_of(c) for c in got] == expected
+        self._claimed(ident, expected)
+
+    @rule(ident=instances, data=st.data())
+    def done_from_threads(self, ident, data):
+        """Concurrent done()s of one instance share flushes; each returns once durable."""
+        if ident not in self.live:
+            return
+        sweeper, order, _ = self.live[ident]
+        keys = data.draw(st.lists(st.sampled_from(order), min_size=1, max_size=4, unique=True))
+        expected = {k: self._finish(ident, k) for k in keys}
+        texts = {k: self._record(k) for k in keys}
+        results = {}
+
+        def finish(key):
+            results[key] = sweeper.done(self.keys[key], record=texts[key])
+
+        threads = [threading.Thread(target=finish, args=(k,)) for k in keys]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == expected
+        for key in keys:
+            self._mark_done(key, texts[key])
+
+    @rule(ident=instances)
+    def release_claims(self, ident):
+        """After Ctrl-C: every claim of this process (all instances here) goes back; the
+        other instances' claims count as lost when they finish them."""
+        if ident not in self.live:
+            return
+        self.live[ident][0].release_claims()
+        for key, value in list(self.state.items()):
+            if value == "inprogress":
+                self.state[key] = "todo"
+        self.mine[ident].clear()
 
     @rule(ident=instances, data=st.data())
     def fail(self, ident, data):
@@ -317,6 +387,9 @@ class SweeperModel(RuleBasedStateMachine):
             assert {sweeper.key_of(c) for c in sweeper.get_skipped()} == visible_skipped
             remaining = [k for k in order if self._state_of(k) == "todo" and k not in skipped]
             assert [sweeper.key_of(c) for c in sweeper.get_remaining()] == remaining
+            for key in expect["done"]:
+                if key in self.published:  # a done given with its record has it in place
+                    assert self.records.holds(self.published[key])
             counts = sweeper.counts()
             assert counts["remaining"] == len(remaining)
             assert counts["done"] == len(expect["done"]) and counts["failed"] == len(

@@ -14,6 +14,8 @@ import time
 import pytest
 
 from sweepstack import sweep
+from sweepstack.store._records import RecordStore
+from sweepstack.store._results import list_records
 from sweepstack.sweep import ParamSweeper
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -22,7 +24,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 class Worker:
     """A draining worker process whose output lines are collected as they come."""
 
-    def __init__(self, path: str, work: float = 0.0, lease: float = 600.0) -> None:
+    def __init__(
+        self, path: str, work: float = 0.0, lease: float = 600.0, records: str | None = None
+    ) -> None:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -34,6 +38,7 @@ class Worker:
                 str(work),
                 "--lease",
                 str(lease),
+                *(["--records", records] if records else []),
             ],
             stdout=subprocess.PIPE,
             text=True,
@@ -97,11 +102,19 @@ def test_eight_processes_drain_without_duplicates_or_losses(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_sigkilled_workers_lose_no_acknowledged_done_and_leave_nothing_to_clean(tmp_path):
+@pytest.mark.parametrize(
+    "records",
+    [
+        pytest.param(False, id="done"),
+        pytest.param(True, id="done-and-next-with-records"),
+    ],
+)
+def test_sigkilled_workers_lose_no_acknowledged_done_and_leave_nothing_to_clean(tmp_path, records):
     path = str(tmp_path / "sw")
+    folder = str(tmp_path / "records") if records else None
     _make(path, 2000)
     rng = random.Random(7)
-    running = [Worker(path, work=0.01) for _ in range(4)]
+    running = [Worker(path, work=0.01, records=folder) for _ in range(4)]
     finished: list[Worker] = []
     kills = 0
     while kills < 30:
@@ -119,9 +132,9 @@ def test_sigkilled_workers_lose_no_acknowledged_done_and_leave_nothing_to_clean(
         running.remove(victim)
         victim.wait()
         finished.append(victim)
-        running.append(Worker(path, work=0.01))
+        running.append(Worker(path, work=0.01, records=folder))
     # no manual step: plain workers finish the rest, taking back the claims of the dead
-    running.append(Worker(path))
+    running.append(Worker(path, records=folder))
     for worker in running:
         assert worker.wait() == 0
         finished.append(worker)
@@ -139,6 +152,12 @@ def test_sigkilled_workers_lose_no_acknowledged_done_and_leave_nothing_to_clean(
             holders = [w for w in finished if key in w.keys("CLAIM")]
             assert sum(1 for w in holders if key in w.keys("ACK")) <= 1
             assert all(w.killed for w in holders if key not in w.keys("ACK"))
+    if records:  # every done has its record, in place (a dead writer's put back by others)
+        store = RecordStore(folder)
+        final.attach_records(store)
+        final.recover()
+        assert all(store.read("main", key)["status"] == "done" for key in done)
+        assert len(list_records(os.path.join(folder, "main"))) == 2000
     in_flight = [w for w in finished if w.killed and set(w.keys("CLAIM")) - set(w.keys("ACK"))]
     assert len(in_flight) >= 15, (
         "most kills must hit a worker holding a claim, or the test proves little"
