@@ -138,6 +138,7 @@ class RecordStore:
             StoreWriteError: the record could not be written; the previous one is intact.
         """
         text = self.prepare(sweep, key, document)
+        assert text is not None  # only unless_same= makes prepare() write nothing
         self.publish(text, fsync=fsync)
         return parse_record(self.path(sweep, key), text.encode("utf-8"))
 

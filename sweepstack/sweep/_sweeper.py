@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Union
@@ -782,7 +782,7 @@ class ParamSweeper:
         keys: list[str],
         line: Callable[[Owner, str], Entry],
         operation: str,
-        records: list[str | None] | None = None,
+        records: Sequence[str | None] | None = None,
         claim: int = 0,
         filtr: Filter | None = None,
     ) -> tuple[bool, list[HashableDict]]:
