@@ -36,6 +36,7 @@ from sweepstack.engine._slurm import (
     _summary,
     _sweep_complete,
     _worker_runs,
+    submit_job_script,
 )
 from sweepstack.engine._workers import SweepWatcher
 from sweepstack.errors import LauncherError, SweepstackError
@@ -45,7 +46,6 @@ __all__ = ["job_script", "run_sge_workers"]
 
 _log = logging.getLogger("sweepstack.engine")
 
-SGE_LOGS = "sge"
 """Folder of the job scripts and task outputs, under the experiment's ``logs/``."""
 
 _HINT = (
@@ -176,19 +176,18 @@ def run_sge_workers(
     """
     try:
         qsub, qstat, qdel = _tool("qsub"), _tool("qstat"), _tool("qdel")
-        logs = os.path.join(xd.logs_dir, SGE_LOGS)
-        os.makedirs(logs, exist_ok=True)
-        script_path = os.path.join(logs, f"{run.reference}.sh")
-        header = (
-            f"sweepstack --launcher sge: {count} workers of run {run.reference} on {xd.path}\n"
-            f"submit it again by hand with: qsub {script_path}"
+        job, script_path, logs = submit_job_script(
+            xd,
+            run,
+            count,
+            "sge",
+            ".sh",
+            "qsub",
+            lambda logs, header: job_script(
+                _absolute(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
+            ),
+            lambda path: _submit(qsub, path, sge_options),
         )
-        script = job_script(
-            _absolute(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
-        )
-        with open(script_path, "w") as f:
-            f.write(script)
-        job = _submit(qsub, script_path, sge_options)
     except LauncherError as err:
         run.finish("error", error=str(err))
         raise

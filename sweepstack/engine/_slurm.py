@@ -32,7 +32,7 @@ import shlex
 import shutil
 import subprocess
 import time
-from typing import Any
+from typing import Any, Callable
 
 from sweepstack.engine._progress import Progress
 from sweepstack.engine._signals import CaughtSignals
@@ -44,7 +44,6 @@ __all__ = ["batch_script", "run_slurm_workers"]
 
 _log = logging.getLogger("sweepstack.engine")
 
-SLURM_LOGS = "slurm"
 """Folder of the batch scripts and task outputs, under the experiment's ``logs/``."""
 
 _ACTIVE = frozenset(
@@ -79,6 +78,31 @@ _SLURM_HINT = (
     "run this on a host of a SLURM cluster (a login node) where sbatch and squeue work, "
     "or use --launcher local to run the workers here"
 )
+
+
+def submit_job_script(
+    xd: ExperimentDir,
+    run: Any,
+    count: int,
+    launcher: str,
+    suffix: str,
+    tool: str,
+    make_script: Callable[[str, str], str],
+    submit: Callable[[str], str],
+) -> tuple[str, str, str]:
+    """Write the job script of ``run``'s ``count`` workers to ``logs/<launcher>/<run
+    reference><suffix>`` (``make_script(logs folder, header)``), submit it; return the
+    job id, the script's path and the logs folder. A user can read the script, submit it
+    again by hand or adapt it."""
+    logs = xd.launcher_logs_dir(launcher)
+    script_path = os.path.join(logs, run.reference + suffix)
+    header = (
+        f"sweepstack --launcher {launcher}: {count} workers of run {run.reference} on "
+        f"{xd.path}\nsubmit it again by hand with: {tool} {script_path}"
+    )
+    with open(script_path, "w") as f:
+        f.write(make_script(logs, header))
+    return submit(script_path), script_path, logs
 
 
 def _tool(name: str) -> str:
@@ -258,19 +282,18 @@ def run_slurm_workers(
     """
     try:
         sbatch, squeue, scancel = _tool("sbatch"), _tool("squeue"), _tool("scancel")
-        logs = os.path.join(xd.logs_dir, SLURM_LOGS)
-        os.makedirs(logs, exist_ok=True)
-        script_path = os.path.join(logs, f"{run.reference}.sbatch")
-        header = (
-            f"sweepstack --launcher slurm: {count} workers of run {run.reference} on {xd.path}\n"
-            f"submit it again by hand with: sbatch {script_path}"
+        job, script_path, logs = submit_job_script(
+            xd,
+            run,
+            count,
+            "slurm",
+            ".sbatch",
+            "sbatch",
+            lambda logs, header: batch_script(
+                _absolute(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
+            ),
+            lambda path: _submit(sbatch, path, slurm_options),
         )
-        script = batch_script(
-            _absolute(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
-        )
-        with open(script_path, "w") as f:
-            f.write(script)
-        job = _submit(sbatch, script_path, slurm_options)
     except LauncherError as err:
         run.finish("error", error=str(err))
         raise

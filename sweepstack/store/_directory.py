@@ -250,6 +250,10 @@ class ExperimentDir:
         """``DIR/logs``, created if needed."""
         return self._folder(LOGS_DIR)
 
+    def launcher_logs_dir(self, launcher: str) -> str:
+        """``DIR/logs/<launcher>``: a scheduler's job scripts and task outputs (created)."""
+        return self._folder(LOGS_DIR, check_name("launcher", launcher))
+
     @property
     def reports_dir(self) -> str:
         """``DIR/reports``, created if needed."""

@@ -530,7 +530,11 @@ def test_a_second_ctrl_c_kills_the_workers_and_closes_their_runs(tmp_path):
     assert len(workers) == 2 and all("SIGKILL" in r.get("error") for r in workers)
     # their claims come back by themselves: dead owners on this host
     sweeper = sweepstack.ParamSweeper(os.path.join(path, "sweeps", "main"))
-    assert len(sweeper.recover()) == 2 and sweeper.counts()["inprogress"] == 0
+    # (a worker killed between marking a combination done and claiming the next holds
+    # none: one or two owners come back, never a claim left in progress)
+    recovered = sweeper.recover()
+    assert 1 <= len(recovered) <= 2 and all(reason == "dead" for _, reason in recovered)
+    assert sweeper.counts()["inprogress"] == 0
 
 
 # --- progress -----------------------------------------------------------------------------
