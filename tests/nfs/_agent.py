@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import signal
 import socket
 import sys
@@ -78,13 +79,42 @@ def agent() -> None:
         _say("RESULT " + json.dumps(result))
 
 
+class _Orders:
+    """Lines the scenario sends on stdin, read without blocking (raw, no Python buffer)."""
+
+    def __init__(self) -> None:
+        self._pending = b""
+        self._lines: list[str] = []
+
+    def _read(self, timeout: float | None) -> None:
+        if select.select([0], [], [], timeout)[0]:
+            chunk = os.read(0, 4096)
+            if not chunk:
+                raise SystemExit("the scenario closed this worker's stdin")
+            *lines, self._pending = (self._pending + chunk).split(b"\n")
+            self._lines += [line.decode() for line in lines]
+
+    def wait_for(self, order: str) -> None:
+        while order not in self._lines:
+            self._read(None)
+        self._lines.remove(order)
+
+    def received(self, order: str) -> bool:
+        self._read(0)
+        if order in self._lines:
+            self._lines.remove(order)
+            return True
+        return False
+
+
 def drain(args: argparse.Namespace) -> None:
     """Claim and finish combinations until none is left or in progress, saying what it did."""
     from sweepstack.sweep import ParamSweeper
 
     sweeper = ParamSweeper(args.dir, lease=args.lease)
     _say("ready", socket.gethostname(), os.getpid())
-    sys.stdin.readline()  # "go"
+    orders = _Orders()
+    orders.wait_for("go")
     with warnings.catch_warnings(record=True) as lost:
         warnings.simplefilter("always")
         while True:
@@ -98,6 +128,11 @@ def drain(args: argparse.Namespace) -> None:
                 continue
             key = sweeper.key_of(combination)
             _say("CLAIM", key)
+            if orders.received("hold"):
+                # the scenario kills (or freezes) this worker while it holds this claim
+                _say("HOLDING", key)
+                while True:
+                    time.sleep(3600)
             time.sleep(args.work)
             ok = sweeper.done(combination)
             _say("ACK", key, int(ok))

@@ -311,15 +311,17 @@ def _held(worker: Proc) -> list[str]:
 
 
 def _kill_while_holding(worker: Proc, timeout: float, freeze: bool = False) -> list[str]:
-    """SIGKILL (or SIGSTOP) ``worker`` just after it claimed a combination (it is working on it)."""
+    """SIGKILL (or SIGSTOP) ``worker`` while it holds a claim it is working on.
 
-    def fresh_claim() -> bool:
-        if not worker.lines or worker.proc.poll() is not None:
-            return worker.proc.poll() is not None
-        at, line = worker.lines[-1]
-        return line.startswith("CLAIM") and time.monotonic() - at < 0.03
+    The worker is told to hold its next claim and says so: the kill lands between a
+    claim and its done whatever the scheduling (no timing window to hit under emulation).
+    """
+    worker.send("hold")
 
-    wait_until(fresh_claim, timeout, f"a fresh claim of a worker on {worker.host}")
+    def holding() -> bool:
+        return bool(worker.tagged("HOLDING")) or worker.proc.poll() is not None
+
+    wait_until(holding, timeout, f"a worker on {worker.host} to hold a claim")
     if freeze:
         worker.proc.send_signal(signal.SIGSTOP)
         return []
