@@ -33,14 +33,61 @@ class HashableDict(dict):
     'done'
     """
 
-    __slots__ = ()
+    # the hash, once computed (a combination is hashed again by every getter's set);
+    # every mutating method forgets it
+    __slots__ = ("_hash",)
 
     def __hash__(self) -> int:  # type: ignore[override]
         try:
-            return hash(frozenset(self.items()))
+            return self._hash
+        except AttributeError:
+            pass
+        try:
+            value = hash(frozenset(self.items()))
         except TypeError:
             # equal values freeze to equal values, so equal dicts still hash alike
-            return hash(frozenset((k, _frozen(v)) for k, v in self.items()))
+            value = hash(frozenset((k, _frozen(v)) for k, v in self.items()))
+        self._hash = value
+        return value
+
+    def _forget_hash(self) -> None:
+        try:
+            del self._hash
+        except AttributeError:
+            pass
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._forget_hash()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self._forget_hash()
+        dict.__delitem__(self, key)
+
+    def __ior__(self, other: Any) -> HashableDict:  # type: ignore[override,misc]
+        self._forget_hash()
+        dict.update(self, other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self._forget_hash()
+        dict.update(self, *args, **kwargs)
+
+    def pop(self, *args: Any) -> Any:
+        self._forget_hash()
+        return dict.pop(self, *args)
+
+    def popitem(self) -> tuple[Any, Any]:
+        self._forget_hash()
+        return dict.popitem(self)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self._forget_hash()
+        return dict.setdefault(self, key, default)
+
+    def clear(self) -> None:
+        self._forget_hash()
+        dict.clear(self)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (HashableDict, (dict(self),))

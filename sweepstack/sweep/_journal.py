@@ -174,7 +174,7 @@ class Journal:
         if fd is not None:
             try:
                 os.close(fd)
-            except OSError:
+            except Exception:  # noqa: BLE001  (at interpreter exit os.close may be gone)
                 pass
 
     def __enter__(self) -> Journal:

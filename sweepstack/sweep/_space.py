@@ -221,7 +221,8 @@ class Space:
         """The combinations at ``positions`` (all, in order, by default)."""
         if positions is None:
             positions = range(len(self.keys))
-        return [self.combination(p) for p in positions]
+        made, make = self._combinations, self.combination
+        return [c if (c := made[p]) is not None else make(p) for p in positions]
 
     def digest(self) -> str:
         """A digest of the ordered keys: equal spaces have equal digests."""

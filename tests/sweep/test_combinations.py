@@ -141,6 +141,41 @@ def test_sweep_returns_hashable_dicts():
     assert len(set(combinations)) == len(combinations)
 
 
+MUTATIONS = [
+    ("setitem", lambda d: d.__setitem__("z", 1)),
+    ("delitem", lambda d: d.__delitem__("a")),
+    ("update", lambda d: d.update(z=[1])),
+    ("ior", lambda d: d.__ior__({"z": 2})),
+    ("pop", lambda d: d.pop("a")),
+    ("popitem", lambda d: d.popitem()),
+    ("setdefault", lambda d: d.setdefault("z", 3)),
+    ("clear", lambda d: d.clear()),
+]
+
+
+@pytest.mark.parametrize("mutate", [m for _, m in MUTATIONS], ids=[n for n, _ in MUTATIONS])
+def test_a_hashable_dict_mutated_after_hashing_hashes_as_its_new_value(mutate):
+    # the hash is kept once computed (getters hash every combination they return);
+    # a mutation must not leave the old one behind
+    combination = HashableDict(a=1, b=[2, 3])
+    hash(combination)
+    mutate(combination)
+    assert hash(combination) == hash(HashableDict(dict(combination)))
+    assert combination in {HashableDict(dict(combination))}
+
+
+@given(combination_values)
+def test_hashable_dict_copies_and_pickles_hash_alike(combination):
+    import copy
+    import pickle
+
+    original = HashableDict(combination)
+    hash(original)
+    for other in (copy.copy(original), copy.deepcopy(original), pickle.loads(pickle.dumps(original))):
+        assert type(other) is HashableDict and other == original
+        assert hash(other) == hash(original)
+
+
 @pytest.mark.parametrize(
     ("space", "message"),
     [
