@@ -218,6 +218,11 @@ def rpc_drain(args: argparse.Namespace) -> None:
         while batch:
             count += len(batch)
             batch = sweeper.done_batch_and_next(batch, 32)
+    elif tool == "ours-merged":  # records() with long combinations: done + next claim at once
+        claimed = sweeper.get_next_batch(1)
+        while claimed:
+            count += 1
+            claimed = sweeper.done_and_next(claimed[0])
     else:
         while (combination := sweeper.get_next()) is not None:
             sweeper.done(combination)

@@ -676,7 +676,7 @@ def rpc_counts(base: str) -> dict[str, Any]:
 
     n = 150
     figures: dict[str, Any] = {}
-    for tool in ("ours", "ours-batched", "execo"):
+    for tool in ("ours", "ours-merged", "ours-batched", "execo"):
         a_dir, _, _ = both(f"{base}/rpc-{tool}")
         if tool == "execo":
             import execo_engine
