@@ -21,32 +21,27 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import shutil
 import subprocess
-import time
 from typing import Any
 
-from sweepstack.engine._progress import Progress
-from sweepstack.engine._signals import CaughtSignals
-from sweepstack.engine._slurm import (
-    _DIR_EVERY,
-    _MAX_BACKOFF,
-    _absolute,
-    _run,
-    _summary,
-    _sweep_complete,
-    _worker_runs,
+from sweepstack.engine._array_job import (
+    ArrayJob,
+    absolute_command,
+    find_tool,
+    submit,
     submit_job_script,
+    watch,
 )
-from sweepstack.engine._workers import SweepWatcher
-from sweepstack.errors import LauncherError, SweepstackError
+from sweepstack.engine._array_job import (
+    run_tool as _run,
+)
+from sweepstack.engine._progress import Progress
+from sweepstack.errors import LauncherError
 from sweepstack.store import ExperimentDir
 
 __all__ = ["job_script", "run_sge_workers"]
 
 _log = logging.getLogger("sweepstack.engine")
-
-"""Folder of the job scripts and task outputs, under the experiment's ``logs/``."""
 
 _HINT = (
     "run this on a submit host of a Grid Engine cluster, where qsub and qstat work "
@@ -56,10 +51,7 @@ _HINT = (
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise LauncherError("sge", f"{name} was not found on PATH", _HINT)
-    return path
+    return find_tool("sge", name, _HINT)
 
 
 def job_script(
@@ -105,30 +97,17 @@ def job_script(
 
 
 def _submit(qsub: str, script: str, options: str) -> str:
-    try:
-        extra = shlex.split(options or "")
-    except ValueError as err:
-        raise LauncherError(
-            "sge", f"--sge-options {options!r} cannot be parsed: {err}", "quote it as a shell would"
-        ) from None
-    try:
-        done = _run([qsub, "-terse", *extra, script], timeout=120)
-    except subprocess.TimeoutExpired:
-        raise LauncherError(
-            "sge", "qsub did not answer within 120 s", "check that the qmaster is up (qstat -f)"
-        ) from None
-    if done.returncode != 0:
-        message = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
-        raise LauncherError(
-            "sge",
-            f"qsub rejected the array job: {message}",
-            f"check --sge-options {options!r}" if options else "check the job script " + script,
-        )
     # -terse prints "12.1-4:1" for an array job
-    job = done.stdout.strip().split(".")[0]
-    if not job.isdigit():
-        raise LauncherError("sge", f"qsub answered {done.stdout.strip()!r}, not a job id")
-    return job
+    return submit(
+        "sge",
+        [qsub, "-terse"],
+        script,
+        options,
+        option="--sge-options",
+        what="array job",
+        unreachable="check that the qmaster is up (qstat -f)",
+        job_of=lambda out: out.split(".")[0],
+    )
 
 
 def _task_states(qstat: str, job: str) -> dict[str, str] | None:
@@ -184,7 +163,7 @@ def run_sge_workers(
             ".sh",
             "qsub",
             lambda logs, header: job_script(
-                _absolute(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
+                absolute_command(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
             ),
             lambda path: _submit(qsub, path, sge_options),
         )
@@ -193,67 +172,55 @@ def run_sge_workers(
         raise
     run.update(sge_job=job, sge_script=script_path)
     _log.info("submitted array job %s (%d tasks); outputs in %s", job, count, logs)
-    watcher = SweepWatcher(xd.path)
-    errored: set[str] = set()
-    cancelled = killed = finishing = False
-    summary = ""
-    now = time.monotonic()
-    wait, next_qstat, next_dir = poll, now + min(poll, 2.0), now
-    with CaughtSignals() as signals:
-        while True:
-            if signals.received and not cancelled:
-                cancelled = True
-                _log.warning(
-                    "interrupted: deleting array job %s; its tasks give their combinations "
-                    "back (Ctrl-C again to kill them at once)",
-                    job,
-                )
-                _run([qdel, job])
-                wait, next_qstat = 1.0, time.monotonic() + 1.0
-            if signals.received > 1 and not killed:
-                killed = True
-                _run([qdel, "-f", job])
-            now = time.monotonic()
-            if now >= next_dir:
-                next_dir = now + min(poll, _DIR_EVERY)
-                for name, counts in watcher.counts().items():
-                    progress.update(name, counts)
-                if not cancelled and not finishing and _sweep_complete(xd, run, watcher):
-                    finishing = True
-                    _log.info("the sweep is complete (read from %s)", xd.path)
-                    wait, next_qstat = 0.5, now
-            if now >= next_qstat:
-                states = _task_states(qstat, job)
-                changed = False
-                if states is not None:
-                    if finishing:
-                        # pending tasks would only find nothing to do
-                        pending = [t for t, s in states.items() if "q" in s and "E" not in s]
-                        if pending:
-                            _run([qdel, *pending])
-                    errored |= {t for t, s in states.items() if "E" in s}
-                    if _summary(states) != summary:
-                        changed, summary = True, _summary(states)
-                        _log.info("array job %s: %s", job, summary)
-                    if not any("E" not in s for s in states.values()):
-                        break
-                if finishing or cancelled:
-                    wait = min(wait * 2, poll)
-                elif changed:
-                    wait = poll
-                else:
-                    wait = min(wait * 2, _MAX_BACKOFF * poll)
-                next_qstat = now + wait
-            time.sleep(min(0.2, poll))
-        for name, counts in watcher.counts().items():
-            progress.update(name, counts, force=True)
-    reasons: list[str] = []
-    if errored:
-        reasons = _error_reasons(qstat, job)
-        _run([qdel, *sorted(errored)])  # a task in error waits for ever; nothing will clear it
-    if cancelled:
-        return 130
-    return _outcome(job, errored, reasons, xd, run, watcher, logs)
+    outputs = os.path.join(logs, f"{job}.<task>.out")
+    return watch(_SgeArray(job, outputs, qstat, qdel), xd, run, progress, poll)
+
+
+class _SgeArray(ArrayJob):
+    """A Grid Engine array job, as the watch loop asks about it (qstat, qdel).
+
+    qstat lists the tasks that have not ended; a task in an error state ("Eqw") waits
+    for ever, so it counts as ended (failed) and is deleted once the others are over.
+    """
+
+    cancelling = "deleting"
+    cancelled = "deleted"
+
+    def __init__(self, job: str, outputs: str, qstat: str, qdel: str) -> None:
+        super().__init__(job, outputs)
+        self._qstat, self._qdel = qstat, qdel
+        self._errored: set[str] = set()
+
+    def first_poll(self, poll: float) -> float:
+        return min(poll, 2.0)
+
+    def states(self) -> dict[str, str] | None:
+        return _task_states(self._qstat, self.job)
+
+    def active(self, state: str) -> bool:
+        return "E" not in state
+
+    def cancel(self) -> None:
+        _run([self._qdel, self.job])
+
+    def kill(self) -> None:
+        _run([self._qdel, "-f", self.job])
+
+    def drop_pending(self, states: dict[str, str] | None) -> None:
+        # pending tasks would only find nothing to do
+        pending = [t for t, s in (states or {}).items() if "q" in s and "E" not in s]
+        if pending:
+            _run([self._qdel, *pending])
+
+    def note(self, states: dict[str, str]) -> None:
+        self._errored |= {t for t, s in states.items() if "E" in s}
+
+    def failed_tasks(self) -> list[str]:
+        if not self._errored:
+            return []
+        self.reasons = _error_reasons(self._qstat, self.job)
+        _run([self._qdel, *sorted(self._errored)])  # nothing else would ever clear them
+        return [f"task {t} (error state)" for t in sorted(self._errored)]
 
 
 def _error_reasons(qstat: str, job: str) -> list[str]:
@@ -269,42 +236,3 @@ def _error_reasons(qstat: str, job: str) -> list[str]:
             # "12/02/2026 06:09:03 [0:16711]: error: can't chdir to ...": keep the message
             reasons.append(text.split("]: ", 1)[-1])
     return sorted(set(reasons))
-
-
-def _outcome(
-    job: str,
-    errored: set[str],
-    reasons: list[str],
-    xd: ExperimentDir,
-    run: Any,
-    watcher: SweepWatcher,
-    logs: str,
-) -> int:
-    try:
-        errors = [r.reference for r in _worker_runs(xd, run.reference) if r.status == "error"]
-    except (SweepstackError, OSError):
-        errors = []
-    if errored or errors:
-        _log.error(
-            "array job %s: %s failed%s; see %s and the workers' runs %s",
-            job,
-            ", ".join(f"task {t} (error state)" for t in sorted(errored)) or "a worker",
-            f" ({'; '.join(reasons)})" if reasons else "",
-            os.path.join(logs, f"{job}.<task>.out"),
-            ", ".join(errors) or "(none recorded)",
-        )
-        return 1
-    left = {
-        name: counts["remaining"] + counts["inprogress"]
-        for name, counts in watcher.counts().items()
-        if counts["remaining"] or counts["inprogress"]
-    }
-    if left:
-        _log.error(
-            "array job %s ended with combinations left (%s): time limits or deleted tasks; "
-            "run the same command again to continue",
-            job,
-            ", ".join(f"{name}: {n}" for name, n in left.items()),
-        )
-        return 1
-    return 0

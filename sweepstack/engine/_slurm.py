@@ -29,22 +29,27 @@ from __future__ import annotations
 import logging
 import os
 import shlex
-import shutil
 import subprocess
-import time
-from typing import Any, Callable
+from typing import Any
 
+from sweepstack.engine._array_job import (
+    ArrayJob,
+    absolute_command,
+    find_tool,
+    submit,
+    submit_job_script,
+    watch,
+)
+from sweepstack.engine._array_job import (
+    run_tool as _run,
+)
 from sweepstack.engine._progress import Progress
-from sweepstack.engine._signals import CaughtSignals
-from sweepstack.engine._workers import SweepWatcher
-from sweepstack.errors import LauncherError, SweepstackError
+from sweepstack.errors import LauncherError
 from sweepstack.store import ExperimentDir
 
 __all__ = ["batch_script", "run_slurm_workers"]
 
 _log = logging.getLogger("sweepstack.engine")
-
-"""Folder of the batch scripts and task outputs, under the experiment's ``logs/``."""
 
 _ACTIVE = frozenset(
     {
@@ -68,67 +73,14 @@ _ACTIVE = frozenset(
 _FAILED = frozenset({"FAILED", "NODE_FAIL", "BOOT_FAIL", "OUT_OF_MEMORY", "DEADLINE"})
 """End states that mean a worker failed (not merely stopped: CANCELLED, TIMEOUT, PREEMPTED)."""
 
-_DIR_EVERY = 2.0
-"""Seconds between two reads of the experiment directory (progress, the end of the sweep)."""
-
-_MAX_BACKOFF = 8
-"""squeue is called at most every ``_MAX_BACKOFF * poll`` seconds while nothing changes."""
-
 _SLURM_HINT = (
     "run this on a host of a SLURM cluster (a login node) where sbatch and squeue work, "
     "or use --launcher local to run the workers here"
 )
 
 
-def submit_job_script(
-    xd: ExperimentDir,
-    run: Any,
-    count: int,
-    launcher: str,
-    suffix: str,
-    tool: str,
-    make_script: Callable[[str, str], str],
-    submit: Callable[[str], str],
-) -> tuple[str, str, str]:
-    """Write the job script of ``run``'s ``count`` workers to ``logs/<launcher>/<run
-    reference><suffix>`` (``make_script(logs folder, header)``), submit it; return the
-    job id, the script's path and the logs folder. A user can read the script, submit it
-    again by hand or adapt it."""
-    logs = xd.launcher_logs_dir(launcher)
-    script_path = os.path.join(logs, run.reference + suffix)
-    header = (
-        f"sweepstack --launcher {launcher}: {count} workers of run {run.reference} on "
-        f"{xd.path}\nsubmit it again by hand with: {tool} {script_path}"
-    )
-    with open(script_path, "w") as f:
-        f.write(make_script(logs, header))
-    return submit(script_path), script_path, logs
-
-
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise LauncherError("slurm", f"{name} was not found on PATH", _SLURM_HINT)
-    return path
-
-
-def _absolute(command: list[str]) -> list[str]:
-    """The worker command with its program and script as absolute paths.
-
-    Tasks start on other nodes, perhaps in another folder: a relative interpreter or
-    ``--file`` path would name nothing there. (The experiment's ``-c DIR`` is absolute
-    already.)
-    """
-    out = list(command)
-    if out and os.sep in out[0] and not os.path.isabs(out[0]):
-        out[0] = os.path.abspath(out[0])
-    elif out and os.sep not in out[0]:
-        out[0] = shutil.which(out[0]) or out[0]
-    for i, token in enumerate(out[:-1]):
-        if token == "--file":
-            out[i + 1] = os.path.abspath(out[i + 1])
-            break
-    return out
+    return find_tool("slurm", name, _SLURM_HINT)
 
 
 def batch_script(
@@ -173,41 +125,18 @@ def batch_script(
     return "\n".join(lines)
 
 
-def _run(args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    # own session: a Ctrl-C on the terminal reaches this process only, not squeue/scancel
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=timeout, start_new_session=True
-    )
-
-
 def _submit(sbatch: str, script: str, options: str) -> str:
-    try:
-        extra = shlex.split(options or "")
-    except ValueError as err:
-        raise LauncherError(
-            "slurm",
-            f"--slurm-options {options!r} cannot be parsed: {err}",
-            "quote it as a shell would",
-        ) from None
-    try:
-        done = _run([sbatch, "--parsable", *extra, script], timeout=120)
-    except subprocess.TimeoutExpired:
-        raise LauncherError(
-            "slurm",
-            "sbatch did not answer within 120 s",
-            "check that the SLURM controller is up (sinfo)",
-        ) from None
-    if done.returncode != 0:
-        message = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
-        raise LauncherError(
-            "slurm",
-            f"sbatch rejected the job array: {message}",
-            f"check --slurm-options {options!r}" if options else "check the batch script " + script,
-        )
-    job = done.stdout.strip().split(";")[0]
-    if not job.isdigit():
-        raise LauncherError("slurm", f"sbatch answered {done.stdout.strip()!r}, not a job id")
-    return job
+    # --parsable prints "12" or "12;cluster"
+    return submit(
+        "slurm",
+        [sbatch, "--parsable"],
+        script,
+        options,
+        option="--slurm-options",
+        what="job array",
+        unreachable="check that the SLURM controller is up (sinfo)",
+        job_of=lambda out: out.split(";")[0],
+    )
 
 
 def _task_states(squeue: str, job: str) -> dict[str, str] | None:
@@ -231,18 +160,6 @@ def _task_states(squeue: str, job: str) -> dict[str, str] | None:
         if len(parts) >= 2:
             states[parts[0]] = parts[1].rstrip("+")
     return states
-
-
-def _summary(states: dict[str, str]) -> str:
-    tally: dict[str, int] = {}
-    for state in states.values():
-        tally[state.lower()] = tally.get(state.lower(), 0) + 1
-    return ", ".join(f"{n} {state}" for state, n in sorted(tally.items())) or "none listed"
-
-
-def _worker_runs(xd: ExperimentDir, reference: str) -> list[Any]:
-    runs, _ = xd.runs()
-    return [r for r in runs if r.get("parent") == reference]
 
 
 def run_slurm_workers(
@@ -290,7 +207,7 @@ def run_slurm_workers(
             ".sbatch",
             "sbatch",
             lambda logs, header: batch_script(
-                _absolute(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
+                absolute_command(command), count, logs, run.name, os.getcwd(), header, gpus_per_task
             ),
             lambda path: _submit(sbatch, path, slurm_options),
         )
@@ -298,135 +215,42 @@ def run_slurm_workers(
         run.finish("error", error=str(err))
         raise
     run.update(slurm_job=job, slurm_script=script_path)
-    _log.info(
-        "submitted job array %s (%d tasks); outputs in %s",
-        job,
-        count,
-        os.path.join(logs, f"{job}_<task>.out"),
-    )
-    watcher = SweepWatcher(xd.path)
-    states: dict[str, str] = {}
-    seen_end: dict[str, str] = {}
-    cancelled = killed = finishing = False
-    summary = ""
-    now = time.monotonic()
-    # The experiment directory is read often (a few small files, no load on the
-    # controller); squeue, which sites throttle, rarely: every `poll` seconds, doubled
-    # while nothing changes, up to 8 * poll. It only matters when the directory cannot
-    # tell (a task killed before it recorded its end) and to see tasks end.
-    squeue_wait = poll
-    next_squeue = now + poll
-    next_dir = now
-    with CaughtSignals() as signals:
-        while True:
-            if signals.received and not cancelled:
-                cancelled = True
-                _log.warning(
-                    "interrupted: cancelling job array %s; its tasks give their combinations "
-                    "back (Ctrl-C again to kill them at once)",
-                    job,
-                )
-                _run([scancel, job])
-                squeue_wait, next_squeue = 1.0, time.monotonic() + 1.0
-            if signals.received > 1 and not killed:
-                killed = True
-                _log.warning("killing job array %s", job)
-                _run([scancel, "--signal=KILL", "--full", job])
-            now = time.monotonic()
-            if now >= next_dir:
-                next_dir = now + min(poll, _DIR_EVERY)
-                for name, counts in watcher.counts().items():
-                    progress.update(name, counts)
-                if not cancelled and not finishing and _sweep_complete(xd, run, watcher):
-                    finishing = True
-                    _log.info(
-                        "the sweep is complete (read from %s): cancelling the tasks of job %s "
-                        "still pending",
-                        xd.path,
-                        job,
-                    )
-                    _run([scancel, "--state=PENDING", job])
-                    # the running tasks find nothing to do and end in moments: confirm soon
-                    squeue_wait, next_squeue = 0.5, now
-            if now >= next_squeue:
-                latest = _task_states(squeue, job)
-                changed = False
-                if latest is not None:
-                    states = latest
-                    for task, state in states.items():
-                        if state not in _ACTIVE:
-                            seen_end[task] = state
-                    if _summary(states) != summary:
-                        changed = True
-                        summary = _summary(states)
-                        _log.info("job array %s: %s", job, summary)
-                    if not any(s in _ACTIVE for s in states.values()):
-                        break
-                if finishing or cancelled:
-                    squeue_wait = min(squeue_wait * 2, poll)
-                elif changed:
-                    squeue_wait = poll
-                else:
-                    squeue_wait = min(squeue_wait * 2, _MAX_BACKOFF * poll)
-                next_squeue = now + squeue_wait
-            time.sleep(min(0.2, poll))
-        for name, counts in watcher.counts().items():
-            progress.update(name, counts, force=True)
-    if cancelled:
-        return 130
-    return _outcome(job, seen_end, xd, run, watcher, logs)
+    outputs = os.path.join(logs, f"{job}_<task>.out")
+    _log.info("submitted job array %s (%d tasks); outputs in %s", job, count, outputs)
+    return watch(_SlurmArray(job, outputs, squeue, scancel), xd, run, progress, poll)
 
 
-def _sweep_complete(xd: ExperimentDir, run: Any, watcher: SweepWatcher) -> bool:
-    """The shared directory says the work is over: nothing left, and no worker still at it.
+class _SlurmArray(ArrayJob):
+    """A SLURM job array, as the watch loop asks about it (squeue, scancel)."""
 
-    A worker run must have completed (the engine may have more sweeps to make after
-    this one), and none may still be running; a worker killed before it could record
-    its end keeps its run "running", and squeue tells that case.
-    """
-    if watcher.work_left():
-        return False
-    try:
-        workers = _worker_runs(xd, run.reference)
-    except (SweepstackError, OSError):
-        return False
-    statuses = {w.status for w in workers}
-    return "complete" in statuses and "running" not in statuses
+    label = "job array"
 
+    def __init__(self, job: str, outputs: str, squeue: str, scancel: str) -> None:
+        super().__init__(job, outputs)
+        self._squeue, self._scancel = squeue, scancel
+        self._ended: dict[str, str] = {}  # task -> its end state, as squeue last showed it
+        self._dropped = False
 
-def _outcome(
-    job: str,
-    ended: dict[str, str],
-    xd: ExperimentDir,
-    run: Any,
-    watcher: SweepWatcher,
-    logs: str,
-) -> int:
-    failed = sorted(t for t, s in ended.items() if s in _FAILED)
-    try:
-        errors = [r.reference for r in _worker_runs(xd, run.reference) if r.status == "error"]
-    except (SweepstackError, OSError):
-        errors = []
-    if failed or errors:
-        _log.error(
-            "job array %s: %s failed; see %s and the workers' runs %s",
-            job,
-            ", ".join(f"task {t} ({ended[t].lower()})" for t in failed) or "a worker",
-            os.path.join(logs, f"{job}_<task>.out"),
-            ", ".join(errors) or "",
-        )
-        return 1
-    left = {
-        name: counts["remaining"] + counts["inprogress"]
-        for name, counts in watcher.counts().items()
-        if counts["remaining"] or counts["inprogress"]
-    }
-    if left:
-        _log.error(
-            "job array %s ended with combinations left (%s): time limits or cancelled "
-            "tasks; run the same command again to continue",
-            job,
-            ", ".join(f"{name}: {n}" for name, n in left.items()),
-        )
-        return 1
-    return 0
+    def states(self) -> dict[str, str] | None:
+        return _task_states(self._squeue, self.job)
+
+    def active(self, state: str) -> bool:
+        return state in _ACTIVE
+
+    def cancel(self) -> None:
+        _run([self._scancel, self.job])
+
+    def kill(self) -> None:
+        _run([self._scancel, "--signal=KILL", "--full", self.job])
+
+    def drop_pending(self, states: dict[str, str] | None) -> None:
+        if not self._dropped:  # one scancel of the pending ones is enough
+            self._dropped = True
+            _log.info("cancelling the tasks of job %s still pending", self.job)
+            _run([self._scancel, "--state=PENDING", self.job])
+
+    def note(self, states: dict[str, str]) -> None:
+        self._ended.update((t, s) for t, s in states.items() if s not in _ACTIVE)
+
+    def failed_tasks(self) -> list[str]:
+        return [f"task {t} ({s.lower()})" for t, s in sorted(self._ended.items()) if s in _FAILED]

@@ -36,6 +36,7 @@ class HashableDict(dict):
     # the hash, once computed (a combination is hashed again by every getter's set);
     # every mutating method forgets it
     __slots__ = ("_hash",)
+    _hash: int
 
     def __hash__(self) -> int:  # type: ignore[override]
         try:
@@ -64,7 +65,7 @@ class HashableDict(dict):
         self._forget_hash()
         dict.__delitem__(self, key)
 
-    def __ior__(self, other: Any) -> HashableDict:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> HashableDict:  # type: ignore[misc]
         self._forget_hash()
         dict.update(self, other)
         return self
