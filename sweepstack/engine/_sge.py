@@ -6,7 +6,8 @@ Engine, the Debian ``gridengine`` packages) is the one whose ``qsub -t`` array j
 and ``qstat``/``qdel`` are shared by all its variants, and the one that installs from
 Debian's packages, so that it is tested here against a real scheduler.
 
-It works as the SLURM launcher does (see :mod:`sweepstack.engine._slurm`): a plain
+It works as the SLURM launcher does (both are followed by
+:func:`sweepstack.engine._array_job.watch`): a plain
 job script kept in ``DIR/logs/sge/<run>.sh``, one task per worker, each running the
 worker command; the end of the sweep read from the experiment directory; ``qstat``
 asked rarely (``--slurm-poll``/``--poll``, backing off while nothing changes).
