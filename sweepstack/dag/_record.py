@@ -301,6 +301,30 @@ class Record(WithOptions):
     42
     """
 
+    # what __init__ puts in each instance (straight into its __dict__)
+    id_experiment: str | None
+    key: str
+    _params: ReadOnlyDict
+    _config: ReadOnlyDict
+    id_run: str | None
+    _cache: Any
+    created: float
+    _clock: float
+    fields: FieldDict
+    vars: dict[str, Any]
+    exception: BaseException | None
+    failed_stage: str | None
+    state: State
+    _calls: list[Producer]
+    _producers: dict[str, Producer]
+    _active: Call | None
+    _reportables: list[dict[str, Any]]
+    _restored_reportables: list[dict[str, Any]]
+    _reportable_data: dict[str, bytes]
+    _all_records: Callable[[], list[Record]] | None
+    _stored_stages: list[dict[str, Any]] | None
+    _sealed: bool
+
     def __init__(
         self,
         params: Mapping[str, Any] | None = None,
@@ -314,34 +338,36 @@ class Record(WithOptions):
         **flags: Any,
     ) -> None:
         params = {} if params is None else params
-        self.id_experiment = id_experiment
-        self.key: str = key if key is not None else param_key(params)
-        self._params = ReadOnlyDict(params)
-        self._config = ReadOnlyDict(config)
-        self.id_run = id_run
-        self._cache = _as_cache(cache)
+        # straight into __dict__: the checking __setattr__ is for users' assignments
+        d = self.__dict__
+        d["id_experiment"] = id_experiment
+        d["key"] = key if key is not None else param_key(params)
+        d["_params"] = ReadOnlyDict(params)
+        d["_config"] = ReadOnlyDict(config)
+        d["id_run"] = id_run
+        d["_cache"] = _as_cache(cache)
         if flags:  # Record(params, dry=True): the options' fields as keywords
             unknown = sorted(set(flags) - set(RecordOptions.__dataclass_fields__))
             if unknown:
                 raise TypeError(f"Record() got unexpected keyword arguments {unknown}")
             options = dataclasses.replace(options or _DEFAULT_OPTIONS, **flags)
-        self.options: RecordOptions = options or _DEFAULT_OPTIONS
-        self.created = time.time()  # when the record was made: its combination's start
-        self._clock = time.monotonic()
-        self.fields = FieldDict(on_change=self._field_set)
-        self.vars: dict[str, Any] = {}
-        self.exception: BaseException | None = None
-        self.failed_stage: str | None = None
-        self.state = State(self)
-        self._calls: list[Producer] = []
-        self._producers: dict[str, Producer] = {}
-        self._active: Call | None = None
-        self._reportables: list[dict[str, Any]] = []
-        self._restored_reportables: list[dict[str, Any]] = []
-        self._reportable_data: dict[str, bytes] = {}
-        self._all_records: Callable[[], list[Record]] | None = None
-        self._stored_stages: list[dict[str, Any]] | None = None  # from_document
-        self._sealed = True  # from here on, only the names above can be assigned
+        d["options"] = options or _DEFAULT_OPTIONS
+        d["created"] = time.time()  # when the record was made: its combination's start
+        d["_clock"] = time.monotonic()
+        d["fields"] = FieldDict(on_change=self._field_set)
+        d["vars"] = {}
+        d["exception"] = None
+        d["failed_stage"] = None
+        d["state"] = State(self)
+        d["_calls"] = []
+        d["_producers"] = {}
+        d["_active"] = None
+        d["_reportables"] = []
+        d["_restored_reportables"] = []
+        d["_reportable_data"] = {}
+        d["_all_records"] = None
+        d["_stored_stages"] = None  # from_document
+        d["_sealed"] = True  # from here on, only the names above can be assigned
 
     def __setattr__(self, name: str, value: Any) -> None:
         # MLtraq's run state is __slots__; here pickling and the stage machinery rely on
