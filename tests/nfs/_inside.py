@@ -144,12 +144,19 @@ class Proc:
             log(f"  {now - at:6.1f}s ago: {line[:160]}")
         for line in self.errors[-8:]:
             log(f"  stderr: {line[:160]}")
-        for name in ("wchan", "stack"):
-            try:
-                with open(f"/proc/{self.pid}/{name}") as f:
-                    log(f"  {name}: " + f.read().strip().replace("\n", " | ")[:600])
-            except OSError as err:
-                log(f"  {name}: {err}")
+        try:
+            threads = sorted(os.listdir(f"/proc/{self.pid}/task"), key=int)
+        except OSError as err:
+            threads = []
+            log(f"  threads: {err}")
+        for tid in threads:  # where each thread waits in the kernel (an NFS lock, a read...)
+            for name in ("wchan", "stack"):
+                try:
+                    with open(f"/proc/{self.pid}/task/{tid}/{name}") as f:
+                        text = f.read().strip().replace("\n", " | ")[:600]
+                    log(f"  thread {tid} {name}: {text}")
+                except OSError as err:
+                    log(f"  thread {tid} {name}: {err}")
         spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
         if os.path.exists(spy):  # not a test dependency: installed by hand to debug
             done = subprocess.run(
@@ -310,7 +317,9 @@ def _held(worker: Proc) -> list[str]:
     return [key for key in worker.tagged("CLAIM") if key not in acked]
 
 
-def _kill_while_holding(worker: Proc, timeout: float, freeze: bool = False) -> list[str]:
+def _kill_while_holding(
+    worker: Proc, timeout: float, freeze: bool = False, others: list[Proc] | None = None
+) -> list[str]:
     """SIGKILL (or SIGSTOP) ``worker`` while it holds a claim it is working on.
 
     The worker is told to hold its next claim and says so: the kill lands between a
@@ -321,12 +330,59 @@ def _kill_while_holding(worker: Proc, timeout: float, freeze: bool = False) -> l
     def holding() -> bool:
         return bool(worker.tagged("HOLDING")) or worker.proc.poll() is not None
 
-    wait_until(holding, timeout, f"a worker on {worker.host} to hold a claim")
+    try:
+        wait_until(holding, timeout, f"a worker on {worker.host} to hold a claim")
+    except ScenarioFailed:
+        for proc in [worker, *(others or [])]:
+            if proc.proc.poll() is None:
+                proc.diagnose()
+        raise
     if freeze:
-        worker.proc.send_signal(signal.SIGSTOP)
+        _freeze_outside_sessions(worker, timeout)
         return []
     worker.kill()
     return _held(worker)
+
+
+def _posix_locks_of(pid: int) -> int:
+    """How many POSIX locks ``pid`` holds (``/proc/locks`` of this kernel, NFS files too)."""
+    with open("/proc/locks") as f:
+        rows = [line.split() for line in f]
+    # "1: POSIX  ADVISORY  WRITE 207 00:2e:1234 0 EOF"; a waiter's row has "->" second
+    return sum(1 for r in rows if len(r) > 4 and r[1] == "POSIX" and r[4] == str(pid))
+
+
+def _all_stopped(pid: int) -> bool:
+    """Whether every thread of ``pid`` is stopped (state T in its stat)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        if state not in ("T", "t"):
+            return False
+    return True
+
+
+def _freeze_outside_sessions(worker: Proc, timeout: float) -> None:
+    """SIGSTOP ``worker`` at a moment none of its threads holds a lock.
+
+    Its main thread holds its claim outside any session, but its heartbeat thread
+    takes the sweeper's lock every quarter of the lease: frozen in there, it would hold
+    the lock for ever and stop both hosts (a frozen process cannot be told from a slow
+    one, so nobody may take a lock from it). A host that crashes releases its locks
+    with its lease on the server; this freeze stands for the crash of the process, so
+    it must not land inside a session: if it did, the worker runs on a moment and is
+    frozen again.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        worker.proc.send_signal(signal.SIGSTOP)
+        wait_until(lambda: _all_stopped(worker.pid), 30, f"worker {worker.pid} to stop")
+        if not _posix_locks_of(worker.pid):
+            return
+        worker.proc.send_signal(signal.SIGCONT)
+        if time.monotonic() > deadline:
+            raise ScenarioFailed(f"worker {worker.pid} on {worker.host} kept holding a lock")
+        time.sleep(0.02)
 
 
 def drain(base: str) -> dict[str, Any]:
@@ -349,7 +405,7 @@ def drain(base: str) -> dict[str, Any]:
     # a worker of hostB dies: its claim returns at once to its peers on hostB (provably dead)
     victim_b = on_b[0]
     wait_until(lambda: len(victim_b.tagged("ACK")) >= 3, 120, "hostB's first acknowledgements")
-    held_b = _kill_while_holding(victim_b, 30)
+    held_b = _kill_while_holding(victim_b, 30, others=workers)
     log(f"drain: killed a worker on hostB holding {held_b}")
     others = [w for w in workers if w is not victim_b]
     wait_until(
@@ -364,7 +420,7 @@ def drain(base: str) -> dict[str, Any]:
     # their claims back by lease
     frozen_at = {}
     for w in on_a:
-        _kill_while_holding(w, 30, freeze=True)
+        _kill_while_holding(w, 30, freeze=True, others=workers)
         # its heartbeats stop here: for its claims, this is the crash (freezing the three
         # one after the other takes seconds in the VM, so the last kill is too late a mark)
         frozen_at[w.pid] = time.monotonic()
@@ -670,6 +726,8 @@ def shared_stage(base: str) -> dict[str, Any]:
         "waiter": waiter["host"],
         "waiter_seconds": waiter["seconds"],
     }
+
+
 def rpc_counts(base: str) -> dict[str, Any]:
     """NFS RPCs per combination of one process draining 150 alone (issue 16, point 5)."""
     from sweepstack import ParamSweeper, sweep
