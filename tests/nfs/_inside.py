@@ -379,6 +379,7 @@ def _freeze_outside_sessions(worker: Proc, timeout: float) -> None:
         wait_until(lambda: _all_stopped(worker.pid), 30, f"worker {worker.pid} to stop")
         if not _posix_locks_of(worker.pid):
             return
+        log(f"drain: worker {worker.pid} was frozen holding a lock (a heartbeat); it runs on")
         worker.proc.send_signal(signal.SIGCONT)
         if time.monotonic() > deadline:
             raise ScenarioFailed(f"worker {worker.pid} on {worker.host} kept holding a lock")
