@@ -2,7 +2,7 @@
 
 ``python tests/cli/engines.py -c DIR [--xs N] [--work SECONDS] [--fail-x X] [--hold FILE]``:
 a grid of x in 1..N, two seeds and two models (one with a sub-factor); a stage that
-sleeps ``--work`` seconds, waits while FILE exists, and fails for x == ``--fail-x`` and
+sleeps ``--work`` seconds, waits while FILE exists (saying so in FILE.holding), and fails for x == ``--fail-x`` and
 seed 0; a stage that sets numeric fields and reports a note and a small JSON table.
 """
 
@@ -18,8 +18,14 @@ from sweepstack import Engine, stage, sweep
 def compute(record):
     x, seed = record.params["x"], record.params["seed"]
     time.sleep(record.config["work"])
-    while record.config["hold"] and os.path.exists(record.config["hold"]):
-        time.sleep(0.02)  # the test holds this combination in progress
+    hold = record.config["hold"]
+    if hold and os.path.exists(hold):
+        # the test holds this combination in progress; say so (FILE.holding): the records
+        # of the combinations before it are in place by now
+        with open(hold + ".holding", "w"):
+            pass
+        while os.path.exists(hold):
+            time.sleep(0.02)
     if x == record.config["fail_x"] and seed == 0:
         raise ValueError(f"x={x} is cursed")
     return x * x + seed

@@ -63,7 +63,8 @@ def test_commands_work_while_a_worker_runs_and_repair_is_safe(sweepstack, tmp_pa
         wait_for(lambda: _counts(path)["done"] >= 3)
         with open(hold, "w"):
             pass  # the worker now stops at its next computation, its claim in progress
-        wait_for(lambda: _counts(path)["inprogress"] == 1 and process.poll() is None)
+        wait_for(lambda: os.path.exists(hold + ".holding") and process.poll() is None)
+        assert _counts(path)["inprogress"] == 1
 
         # status takes no lock: it finishes while this test holds the sweeper's lock
         lock = fasteners.InterProcessLock(os.path.join(path, "sweeps", "main", "lock"))
