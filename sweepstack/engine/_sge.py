@@ -217,6 +217,8 @@ class _SgeArray(ArrayJob):
         self._errored |= {t for t, s in states.items() if "E" in s}
 
     def failed_tasks(self) -> list[str]:
+        """The tasks in an error state; also reads Grid Engine's reasons for them (into
+        ``reasons``) and deletes them, since nothing else would ever clear them."""
         if not self._errored:
             return []
         self.reasons = _error_reasons(self._qstat, self.job)
